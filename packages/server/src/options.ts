@@ -1,0 +1,72 @@
+import type { KeyStore, PatternSemantics, PolicyDefinition } from '@kes/core';
+
+/** One policy as the server holds it: allow/deny patterns plus the identities it applies to. */
+export interface ServerPolicy extends PolicyDefinition {
+  /** Identities (lowercase hex) assigned to this policy. */
+  readonly identities?: readonly string[];
+}
+
+/** Per-route overrides, keyed by route key exactly as in `/v1/api` (e.g. `/v1/key/create/`). */
+export interface RouteOverride {
+  /** Route timeout in milliseconds; `0`/absent keeps the default. */
+  readonly timeoutMs?: number;
+  /** Identify the caller but skip the admin/policy check. */
+  readonly skipAuth?: boolean;
+}
+
+/** Cache expiry settings (spec §10), all in milliseconds; `0` disables that sweep. */
+export interface CacheOptions {
+  readonly expiryAnyMs?: number;
+  readonly expiryUnusedMs?: number;
+  readonly expiryOfflineMs?: number;
+  /** How often the key store is probed for the offline flag (default 10 000). */
+  readonly probeIntervalMs?: number;
+}
+
+/** TLS settings. PEM strings or Buffers, or file paths via `certFile`/`keyFile` (re-read on reload). */
+export interface TlsOptions {
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** Password of an encrypted private key. */
+  readonly password?: string;
+  /** CA certificates (PEM) used to verify clients when `auth` is `'on'`. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  readonly caFile?: string;
+  /** `'off'` (default): any client certificate, identity by public-key hash. `'on'`: verify against `ca`. */
+  readonly auth?: 'on' | 'off';
+  /** TLS proxies: identities allowed to forward a client certificate in `header`. */
+  readonly proxy?: { readonly identities: readonly string[]; readonly header?: string; readonly forwardedForHeader?: string };
+  /** Serve HTTP/2 (ALPN h2) with HTTP/1.1 fallback. */
+  readonly http2?: boolean;
+}
+
+/** Log settings. Levels as upstream: `'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off'`. */
+export interface LogOptions {
+  readonly error?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
+  readonly audit?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
+  /** Where console log lines go (default: error log → stderr, audit → stdout). */
+  readonly errorStream?: NodeJS.WritableStream;
+  readonly auditStream?: NodeJS.WritableStream;
+  /** `'text'` (slog-like, default on a TTY) or `'json'`. */
+  readonly format?: 'text' | 'json';
+}
+
+/** Everything `createKesServer()` and `createKesHandler()` take. Only `admin` and `keyStore` are required. */
+export interface KesServerOptions {
+  /** Admin identity (64 lowercase hex); any other value disables admin access. */
+  readonly admin: string;
+  readonly keyStore: KeyStore;
+  readonly policies?: Readonly<Record<string, ServerPolicy>>;
+  /** Policy pattern semantics: `'prefix'` (current, default) or `'glob'` (v0.22 and older configs). */
+  readonly patternSemantics?: PatternSemantics;
+  readonly cache?: CacheOptions;
+  readonly api?: Readonly<Record<string, RouteOverride>>;
+  readonly tls?: TlsOptions;
+  readonly log?: LogOptions;
+  /** Keys created at start (and on reload) if missing. */
+  readonly keys?: readonly { readonly name: string }[];
+  /** Listen address `host:port` (default `0.0.0.0:7373`). */
+  readonly address?: string;
+}
