@@ -1,9 +1,11 @@
-// `npm test`: install (if needed), then run the whole vitest suite.
-// Extra arguments are passed to vitest, e.g. `npm test -- packages/core`.
+// `npm test`: install (if needed), build (the CLI end-to-end tests spawn the built
+// `kes`), then run the whole vitest suite. Extra arguments go to vitest,
+// e.g. `npm test -- packages/core`.
 import { spawnSync } from 'node:child_process';
-import { ensureInstalled, root } from './bootstrap.mjs';
+import { build, ensureInstalled, root } from './bootstrap.mjs';
 
 ensureInstalled();
+if (!process.env.KES_TEST_SKIP_BUILD) build();
 const r = spawnSync(`${root}/node_modules/.bin/vitest`, ['run', ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit',
