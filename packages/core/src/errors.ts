@@ -82,6 +82,11 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message: (what: string) => what,
   } satisfies Templated<[string]>,
+  /** A server config file (or the flags standing in for it) is invalid; the CLI prints every problem. */
+  ERR_KES_INVALID_CONFIG: {
+    status: 500,
+    message: (what: string) => what,
+  } satisfies Templated<[string]>,
   ERR_KES_INVALID_API_KEY: {
     status: 400,
     message: (why: string) => `invalid API key: ${why}`,
@@ -134,7 +139,7 @@ export class KesError<C extends KesErrorCode = KesErrorCode> extends Error {
   }
 
   /** Matches KesErrors from any copy of this package (duplicate installs). */
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     return isKesError(value);
   }
 }
