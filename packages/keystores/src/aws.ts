@@ -1,1 +1,383 @@
-export {};
+/**
+ * The AWS Secrets Manager key store (`keystore.aws.secretsmanager`): one secret
+ * per key, secret name = key name, the value in `SecretString`, exactly the
+ * layout upstream KES uses, so both can share one account.
+ *
+ * The AWS SDK (`@aws-sdk/client-secrets-manager`) is loaded with `import()` on
+ * first use: importing this module, or any other store, never loads it.
+ */
+import { KesError, isValidName } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+// Types only: a value import here would load the SDK for every user of @kes/keystores.
+import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { awsErrorCode, awsErrorMessage, isAwsNetworkError, sanitizeAwsError } from './internal/aws-errors.js';
+import { decodeAwsSecret, encodeAwsSecret } from './internal/aws-value.js';
+import { checkCall } from './internal/call.js';
+import { listPage } from './internal/list.js';
+
+type Sdk = typeof import('@aws-sdk/client-secrets-manager');
+
+/** Static AWS credentials. Without them the SDK's default credential chain is used. */
+export interface AwsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+/** Options of {@link createAwsKeyStore}. */
+export interface AwsKeyStoreOptions {
+  /**
+   * Secrets Manager endpoint, e.g. `secretsmanager.us-east-2.amazonaws.com` or
+   * `http://127.0.0.1:5000`. A value without scheme gets `https://`. Default:
+   * the SDK's endpoint for `region`.
+   */
+  readonly endpoint?: string;
+  /** AWS region, e.g. `us-east-1`. */
+  readonly region: string;
+  /** KMS key id or ARN that encrypts new secrets. Default: the account's `aws/secretsmanager` key. */
+  readonly kmsKeyId?: string;
+  /** Static credentials; absent → the SDK's default chain (environment, shared files, instance role). */
+  readonly credentials?: AwsCredentials;
+  /** Timeout of one HTTP request (connect and idle), in milliseconds. Default 10 000. */
+  readonly requestTimeoutMs?: number;
+  /** Attempts per call, including retries of throttled or failed requests. Default 3 (the SDK's). */
+  readonly maxAttempts?: number;
+}
+
+/** Page size of `ListSecrets` (the AWS maximum). */
+const LIST_PAGE_SIZE = 100;
+/** Guard against an endpoint that never stops handing out `NextToken`s. */
+const MAX_LIST_REQUESTS = 100_000;
+/**
+ * A paged listing (`continueAt`) is served from the names fetched for its first
+ * page for this long. Secrets Manager cannot start a listing at a name, so
+ * without this every page would fetch every secret again (100 requests per
+ * 10 000 secrets, per page).
+ */
+const LIST_SNAPSHOT_TTL_MS = 30_000;
+/** At most this many paged listings are followed at once; the oldest is dropped. */
+const MAX_LIST_SNAPSHOTS = 16;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** An error answer that means "this secret is scheduled for deletion" (AWS: InvalidRequestException). */
+function isMarkedForDeletion(err: unknown): boolean {
+  return awsErrorCode(err) === 'InvalidRequestException' && /marked (for )?delet/i.test(awsErrorMessage(err));
+}
+
+function invalid(what: string): KesError {
+  return new KesError('ERR_KES_INVALID_ARGUMENT', [`aws secretsmanager: ${what}`]);
+}
+
+function isNonEmptyString(v: unknown): v is string {
+  return typeof v === 'string' && v.trim().length > 0;
+}
+
+/** Validates the options; messages name the field, never its value (it may be a secret). */
+function validateOptions(options: AwsKeyStoreOptions): string | undefined {
+  if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
+  if (!isNonEmptyString(options.region)) throw invalid('region must be a non-empty string');
+  let endpoint: string | undefined;
+  if (options.endpoint !== undefined) {
+    if (!isNonEmptyString(options.endpoint)) throw invalid('endpoint must be a non-empty string');
+    const raw = options.endpoint.trim();
+    endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw invalid('endpoint is not a valid URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('endpoint must be an http or https URL');
+    if (url.username || url.password) throw invalid('endpoint must not contain user information');
+  }
+  if (options.kmsKeyId !== undefined && !isNonEmptyString(options.kmsKeyId)) {
+    throw invalid('kmsKeyId must be a non-empty string');
+  }
+  const creds = options.credentials;
+  if (creds !== undefined) {
+    if (typeof creds !== 'object' || creds === null) throw invalid('credentials must be an object');
+    if (!isNonEmptyString(creds.accessKeyId)) throw invalid('credentials.accessKeyId must be a non-empty string');
+    if (!isNonEmptyString(creds.secretAccessKey)) {
+      throw invalid('credentials.secretAccessKey must be a non-empty string');
+    }
+    if (creds.sessionToken !== undefined && typeof creds.sessionToken !== 'string') {
+      throw invalid('credentials.sessionToken must be a string');
+    }
+  }
+  const t = options.requestTimeoutMs;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t <= 0)) {
+    throw invalid('requestTimeoutMs must be a positive integer');
+  }
+  const a = options.maxAttempts;
+  if (a !== undefined && (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a > 20)) {
+    throw invalid('maxAttempts must be an integer from 1 to 20');
+  }
+  return endpoint;
+}
+
+class AwsKeyStore implements KeyStore {
+  readonly kind: string;
+  readonly #options: AwsKeyStoreOptions;
+  readonly #endpoint: string | undefined;
+  #sdk: Promise<Sdk> | undefined;
+  #client: SecretsManagerClient | undefined;
+  #closed = false;
+  /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
+  readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
+
+  constructor(options: AwsKeyStoreOptions, endpoint: string | undefined) {
+    // Keep a private copy: later changes to the caller's object have no effect.
+    this.#options = {
+      ...options,
+      ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
+    };
+    this.#endpoint = endpoint;
+    this.kind = `aws-secretsmanager:${endpoint ?? options.region}`;
+  }
+
+  /** Loads the SDK (once) and builds the client on first use. */
+  async #connect(): Promise<{ sdk: Sdk; client: SecretsManagerClient }> {
+    this.#sdk ??= import('@aws-sdk/client-secrets-manager');
+    let sdk: Sdk;
+    try {
+      sdk = await this.#sdk;
+    } catch (err) {
+      this.#sdk = undefined;
+      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], {
+        cause: new Error(`cannot load @aws-sdk/client-secrets-manager: ${(err as Error).message}`),
+      });
+    }
+    // close() may have run while the SDK was loading.
+    checkCall(this.#closed, undefined);
+    if (!this.#client) {
+      const o = this.#options;
+      const timeout = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+      const config: SecretsManagerClientConfig = {
+        region: o.region,
+        maxAttempts: o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+        // throwOnRequestTimeout: without it the SDK only logs a warning and keeps waiting.
+        requestHandler: { requestTimeout: timeout, connectionTimeout: timeout, throwOnRequestTimeout: true },
+        ...(this.#endpoint ? { endpoint: this.#endpoint } : {}),
+        ...(o.credentials
+          ? {
+              credentials: {
+                accessKeyId: o.credentials.accessKeyId,
+                secretAccessKey: o.credentials.secretAccessKey,
+                ...(o.credentials.sessionToken ? { sessionToken: o.credentials.sessionToken } : {}),
+              },
+            }
+          : {}),
+      };
+      this.#client = new sdk.SecretsManagerClient(config);
+    }
+    return { sdk, client: this.#client };
+  }
+
+  /**
+   * Runs one SDK operation. `classify` turns the AWS answers the operation
+   * expects (not found, exists) into catalogued errors; everything else becomes
+   * `unavailable` (or the signal's reason when the call was aborted).
+   */
+  async #run<T>(
+    signal: AbortSignal | undefined,
+    op: (sdk: Sdk, client: SecretsManagerClient) => Promise<T>,
+    classify: (err: unknown) => KesError | undefined = () => undefined,
+    secrets: readonly string[] = [],
+    unreachable = false,
+  ): Promise<T> {
+    checkCall(this.#closed, signal);
+    try {
+      const { sdk, client } = await this.#connect();
+      signal?.throwIfAborted();
+      return await op(sdk, client);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (err instanceof KesError) throw err;
+      if (this.#closed) {
+        throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: new Error('key store is closed') });
+      }
+      const known = classify(err);
+      if (known) throw known;
+      // Never pass the SDK error on: it holds the raw HTTP response (see aws-errors.ts).
+      const cause = sanitizeAwsError(err, secrets);
+      const code = unreachable && isAwsNetworkError(err) ? 'ERR_KES_KEYSTORE_UNREACHABLE' : 'ERR_KES_KEYSTORE_UNAVAILABLE';
+      throw new KesError(code, [], { cause });
+    }
+  }
+
+  /** Defence in depth: the name must not be read as an ARN or a path by Secrets Manager. */
+  #checkName(name: string): void {
+    if (typeof name !== 'string' || !isValidName(name)) throw new KesError('ERR_KES_INVALID_KEY_NAME', [String(name)]);
+  }
+
+  async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
+    checkCall(this.#closed, options?.signal);
+    this.#checkName(name);
+    const payload = encodeAwsSecret(value);
+    const secrets =
+      'SecretString' in payload
+        ? [payload.SecretString, Buffer.from(payload.SecretString).toString('base64')]
+        : [Buffer.from(payload.SecretBinary).toString('base64')];
+    const kmsKeyId = this.#options.kmsKeyId;
+    await this.#run(
+      options?.signal,
+      (sdk, client) =>
+        client.send(new sdk.CreateSecretCommand({ Name: name, ...payload, ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}) }), {
+          ...(options?.signal ? { abortSignal: options.signal } : {}),
+        }),
+      (err) => {
+        if (awsErrorCode(err) === 'ResourceExistsException') return new KesError('ERR_KES_KEY_EXISTS');
+        // AWS answers InvalidRequestException for a name held by a secret scheduled for deletion: the name is taken.
+        if (isMarkedForDeletion(err)) return new KesError('ERR_KES_KEY_EXISTS');
+        return undefined;
+      },
+      secrets,
+    );
+  }
+
+  async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
+    checkCall(this.#closed, options?.signal);
+    this.#checkName(name);
+    const out = await this.#run(
+      options?.signal,
+      (sdk, client) =>
+        client.send(new sdk.GetSecretValueCommand({ SecretId: name }), {
+          ...(options?.signal ? { abortSignal: options.signal } : {}),
+        }),
+      (err) => {
+        // A secret scheduled for deletion cannot be read: for KES it is gone.
+        if (awsErrorCode(err) === 'ResourceNotFoundException' || isMarkedForDeletion(err)) {
+          return new KesError('ERR_KES_KEY_NOT_FOUND');
+        }
+        return undefined;
+      },
+    );
+    const value = decodeAwsSecret(out);
+    if (value === undefined) {
+      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], {
+        cause: new Error(`aws secretsmanager: secret '${name}' has neither SecretString nor SecretBinary`),
+      });
+    }
+    return value;
+  }
+
+  async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
+    checkCall(this.#closed, options?.signal);
+    this.#checkName(name);
+    const notFound = (err: unknown): KesError | undefined =>
+      awsErrorCode(err) === 'ResourceNotFoundException' || isMarkedForDeletion(err)
+        ? new KesError('ERR_KES_KEY_NOT_FOUND')
+        : undefined;
+    const send = options?.signal ? { abortSignal: options.signal } : {};
+    // A forced delete of a missing secret may succeed (moto does, following AWS), so
+    // look first: the contract wants ERR_KES_KEY_NOT_FOUND for a missing name.
+    const described = await this.#run(
+      options?.signal,
+      (sdk, client) => client.send(new sdk.DescribeSecretCommand({ SecretId: name }), send),
+      notFound,
+    );
+    if (described.DeletedDate !== undefined) throw new KesError('ERR_KES_KEY_NOT_FOUND');
+    await this.#run(
+      options?.signal,
+      (sdk, client) =>
+        client.send(new sdk.DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }), send),
+      notFound,
+    );
+  }
+
+  async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
+    checkCall(this.#closed, options?.signal);
+    if (typeof prefix !== 'string') throw new KesError('ERR_KES_INVALID_PATTERN', [String(prefix)]);
+    const continueAt = options?.continueAt ?? '';
+    const now = Date.now();
+    for (const [k, snap] of this.#snapshots) if (snap.expires <= now) this.#snapshots.delete(k);
+    const snapshot = continueAt ? this.#snapshots.get(`${prefix}\n${continueAt}`) : undefined;
+    const names = snapshot ? snapshot.names : await this.#fetchNames(prefix, options?.signal);
+    const page = listPage(names, prefix, { limit: options?.limit, continueAt });
+    if (page.continueAt) {
+      this.#snapshots.set(`${prefix}\n${page.continueAt}`, { names, expires: snapshot?.expires ?? now + LIST_SNAPSHOT_TTL_MS });
+      while (this.#snapshots.size > MAX_LIST_SNAPSHOTS) {
+        const oldest = this.#snapshots.keys().next();
+        if (oldest.done) break;
+        this.#snapshots.delete(oldest.value);
+      }
+    }
+    return page;
+  }
+
+  /** Every secret name starting with `prefix` (a superset: the exact filter is listPage's), following `NextToken`. */
+  async #fetchNames(prefix: string, signal: AbortSignal | undefined): Promise<string[]> {
+    return this.#run(signal, async (sdk, client) => {
+      const all: string[] = [];
+      const seen = new Set<string>();
+      let token: string | undefined;
+      for (let i = 0; i < MAX_LIST_REQUESTS; i++) {
+        const page = await client.send(
+          new sdk.ListSecretsCommand({
+            MaxResults: LIST_PAGE_SIZE,
+            ...(token ? { NextToken: token } : {}),
+            // A server-side prefix filter (case-sensitive prefix match); the exact
+            // filtering is still done below by listPage.
+            ...(prefix ? { Filters: [{ Key: 'name', Values: [prefix] }] } : {}),
+          }),
+          signal ? { abortSignal: signal } : {},
+        );
+        for (const entry of page.SecretList ?? []) {
+          if (typeof entry.Name === 'string' && !seen.has(entry.Name)) {
+            seen.add(entry.Name);
+            all.push(entry.Name);
+          }
+        }
+        if (!page.NextToken || page.NextToken === token) return all;
+        token = page.NextToken;
+      }
+      throw new Error(`ListSecrets did not finish after ${MAX_LIST_REQUESTS} pages`);
+    });
+  }
+
+  async status(options?: KeyStoreCallOptions): Promise<KeyStoreStatus> {
+    checkCall(this.#closed, options?.signal);
+    const started = performance.now();
+    // A signed ListSecrets of one entry: it proves the endpoint answers AND that
+    // the credentials work (upstream only GETs the endpoint, unauthenticated).
+    await this.#run(
+      options?.signal,
+      (sdk, client) =>
+        client.send(new sdk.ListSecretsCommand({ MaxResults: 1 }), {
+          ...(options?.signal ? { abortSignal: options.signal } : {}),
+        }),
+      undefined,
+      [],
+      true,
+    );
+    return { latencyMs: performance.now() - started };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#snapshots.clear();
+    const client = this.#client;
+    this.#client = undefined;
+    client?.destroy();
+  }
+}
+
+/**
+ * Creates a key store on AWS Secrets Manager. Options are checked now; the SDK
+ * is loaded and the client built on the first call.
+ *
+ * Layout (as upstream KES): secret name = key name; value in `SecretString`
+ * (`SecretBinary` for values that are not UTF-8); `KmsKeyId` on create when
+ * `kmsKeyId` is set; delete is immediate (`ForceDeleteWithoutRecovery`).
+ *
+ * @throws KesError `ERR_KES_INVALID_ARGUMENT` for invalid options (the message names the field)
+ * @example
+ * const store = createAwsKeyStore({ region: 'us-east-1', kmsKeyId: 'alias/kes' });
+ * await store.create('my-key', value);
+ */
+export function createAwsKeyStore(options: AwsKeyStoreOptions): KeyStore {
+  const endpoint = validateOptions(options);
+  return new AwsKeyStore(options, endpoint);
+}

@@ -1,1 +1,246 @@
-export {};
+/**
+ * The filesystem key store: one file per key in one directory, file name = key
+ * name, content = the stored value bytes exactly (the layout of upstream KES, so
+ * a directory written by upstream KES is read unchanged and vice versa).
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { KesError, isKesError } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import { checkCall } from './internal/call.js';
+import { isSafeKeyName } from './internal/key-name.js';
+import { listPage } from './internal/list.js';
+
+/** Options of {@link createFsKeyStore}. */
+export interface FsKeyStoreOptions {
+  /** The key directory; created (mode 0700, with parents) on first use if missing. */
+  readonly path: string;
+}
+
+/** Largest value `get` reads (as upstream): a bigger file is not a key this store wrote. */
+export const FS_MAX_VALUE_SIZE = 1 << 20;
+
+/** Prefix of temporary files. `.` is not allowed in key names, so a temp file is never listed or read as a key. */
+const TEMP_PREFIX = '.tmp-';
+
+/** Maps an I/O failure to the store's error, keeping aborts and KesErrors as they are. */
+function ioError(e: unknown, signal: AbortSignal | undefined): unknown {
+  if (isKesError(e)) return e;
+  if (signal?.aborted && e === signal.reason) return e;
+  return new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: e });
+}
+
+function errno(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
+
+class FsKeyStore implements KeyStore {
+  readonly kind: string;
+  readonly #dir: string;
+  #closed = false;
+  #ready: Promise<void> | undefined;
+
+  constructor(path: string) {
+    this.kind = `fs:${path}`;
+    this.#dir = resolve(path);
+  }
+
+  /** Creates the directory once (0700, parents too) and checks it is one. */
+  #ensureDir(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+      const st = await stat(this.#dir);
+      if (!st.isDirectory()) throw new Error(`${this.#dir} is not a directory`);
+    })().catch((e: unknown) => {
+      this.#ready = undefined; // retry on the next call, e.g. after an operator fixed permissions
+      throw e;
+    });
+    return this.#ready;
+  }
+
+  /** Rejects names that could address anything but a file directly inside the directory. Runs before any I/O. */
+  #file(name: string): string {
+    if (!isSafeKeyName(name)) throw new KesError('ERR_KES_INVALID_KEY_NAME', [String(name)]);
+    return join(this.#dir, name);
+  }
+
+  /** fsync of the directory, so a created or removed entry survives a power loss. */
+  async #syncDir(): Promise<void> {
+    const dir = await open(this.#dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
+    const signal = options?.signal;
+    checkCall(this.#closed, signal);
+    const file = this.#file(name);
+    const bytes = Buffer.from(value); // a copy: the caller may reuse its buffer while we write
+    let temp: string | undefined;
+    try {
+      await this.#ensureDir();
+      signal?.throwIfAborted();
+      // Write the complete value to a private temp file first, then link() it to
+      // the key name: link fails with EEXIST instead of replacing an existing key,
+      // and a crash leaves either the whole key or none (never a torn value).
+      temp = join(this.#dir, `${TEMP_PREFIX}${randomBytes(12).toString('hex')}`);
+      const handle = await open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      try {
+        await handle.writeFile(bytes);
+        await handle.chmod(0o600); // independent of the umask
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      try {
+        await link(temp, file);
+      } catch (e) {
+        if (errno(e) === 'EEXIST') throw new KesError('ERR_KES_KEY_EXISTS');
+        throw e;
+      }
+    } catch (e) {
+      throw ioError(e, signal);
+    } finally {
+      bytes.fill(0); // wipe our copy of the key material
+      if (temp !== undefined) await unlink(temp).catch(() => undefined);
+    }
+    try {
+      await this.#syncDir();
+    } catch (e) {
+      throw ioError(e, undefined);
+    }
+  }
+
+  async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
+    const signal = options?.signal;
+    checkCall(this.#closed, signal);
+    const file = this.#file(name);
+    let handle: FileHandle;
+    try {
+      // O_NOFOLLOW: a symlink planted in the directory must not make us read a file elsewhere.
+      handle = await open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch (e) {
+      const code = errno(e);
+      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw new KesError('ERR_KES_KEY_NOT_FOUND');
+      throw ioError(e, signal);
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new KesError('ERR_KES_KEY_NOT_FOUND'); // list ignores non-files, so does get
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        signal?.throwIfAborted();
+        const chunk = Buffer.alloc(Math.min(64 * 1024, FS_MAX_VALUE_SIZE + 1 - total));
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) break;
+        chunks.push(chunk.subarray(0, bytesRead));
+        total += bytesRead;
+        if (total > FS_MAX_VALUE_SIZE) {
+          throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], {
+            cause: new Error(`file of key '${name}' is larger than ${FS_MAX_VALUE_SIZE} bytes`),
+          });
+        }
+      }
+      const out = new Uint8Array(total);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+        c.fill(0);
+      }
+      return out;
+    } catch (e) {
+      throw ioError(e, signal);
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
+    const signal = options?.signal;
+    checkCall(this.#closed, signal);
+    const file = this.#file(name);
+    try {
+      await unlink(file);
+    } catch (e) {
+      const code = errno(e);
+      // EISDIR/EPERM: a sub-directory with a key's name is not a key (list ignores it too).
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw new KesError('ERR_KES_KEY_NOT_FOUND');
+      if (code === 'EPERM' && (await stat(file).then((s) => s.isDirectory(), () => false))) {
+        throw new KesError('ERR_KES_KEY_NOT_FOUND');
+      }
+      throw ioError(e, signal);
+    }
+    try {
+      await this.#syncDir();
+    } catch (e) {
+      throw ioError(e, undefined);
+    }
+  }
+
+  async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
+    const signal = options?.signal;
+    checkCall(this.#closed, signal);
+    try {
+      await this.#ensureDir();
+      signal?.throwIfAborted();
+      const entries = await readdir(this.#dir, { withFileTypes: true });
+      // Temp files, sub-directories, symlinks and foreign files are not keys.
+      const names = entries.filter((e) => e.isFile() && isSafeKeyName(e.name)).map((e) => e.name);
+      return listPage(names, prefix, { limit: options?.limit, continueAt: options?.continueAt });
+    } catch (e) {
+      throw ioError(e, signal);
+    }
+  }
+
+  async status(options?: KeyStoreCallOptions): Promise<KeyStoreStatus> {
+    const signal = options?.signal;
+    checkCall(this.#closed, signal);
+    try {
+      await this.#ensureDir();
+      const start = performance.now();
+      const st = await stat(this.#dir);
+      const latencyMs = performance.now() - start;
+      if (!st.isDirectory()) throw new Error(`${this.#dir} is not a directory`);
+      return { latencyMs };
+    } catch (e) {
+      if (signal?.aborted && e === signal.reason) throw e;
+      throw new KesError('ERR_KES_KEYSTORE_UNREACHABLE', [], { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}
+
+/**
+ * Creates a filesystem key store (`kind` = `fs:<path>`). The directory is
+ * created on first use. Create is exclusive and atomic (temp file + fsync +
+ * `link()`), files get mode 0600, names that are not valid KES names are rejected
+ * before any I/O, reads are capped at 1 MiB and `list` pages at 1024 names.
+ *
+ * Calls reject with ERR_KES_INVALID_KEY_NAME (hostile name), ERR_KES_KEY_EXISTS,
+ * ERR_KES_KEY_NOT_FOUND, ERR_KES_KEYSTORE_UNAVAILABLE (I/O error, closed store;
+ * the I/O error is the `cause`) and, from `status`, ERR_KES_KEYSTORE_UNREACHABLE.
+ *
+ * @throws ERR_KES_INVALID_ARGUMENT if `options.path` is not a non-empty string
+ * @example
+ * const store = createFsKeyStore({ path: '/var/lib/kes/keys' });
+ * await store.create('my-key', value);
+ */
+export function createFsKeyStore(options: FsKeyStoreOptions): KeyStore {
+  const path = (options as Partial<FsKeyStoreOptions> | undefined)?.path;
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['fs key store: options.path must be a non-empty directory path']);
+  }
+  return new FsKeyStore(path);
+}
