@@ -40,11 +40,22 @@ export interface TlsOptions {
   readonly proxy?: { readonly identities: readonly string[]; readonly header?: string; readonly forwardedForHeader?: string };
   /** Serve HTTP/2 (ALPN h2) with HTTP/1.1 fallback. */
   readonly http2?: boolean;
+  /** How often `certFile`/`keyFile`/`caFile` are re-read (default 15 minutes; `0` disables). */
+  readonly reloadIntervalMs?: number;
 }
 
-/** Log settings. Levels as upstream: `'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off'`. */
+/**
+ * Log settings. Levels as upstream: `'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off'`.
+ * These gate the console streams only; `/v1/log/*` subscribers and `handler.on()`
+ * listeners always receive every event.
+ */
 export interface LogOptions {
+  /** Console error log threshold; absent = `'INFO'` (on). Errors are logged at ERROR. */
   readonly error?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
+  /**
+   * Console audit log threshold; audit records are INFO, so `'DEBUG'`/`'INFO'` turn it on.
+   * Absent = `'off'` in the library (upstream's config default is INFO: the CLI passes it explicitly).
+   */
   readonly audit?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
   /** Where console log lines go (default: error log → stderr, audit → stdout). */
   readonly errorStream?: NodeJS.WritableStream;
@@ -69,4 +80,6 @@ export interface KesServerOptions {
   readonly keys?: readonly { readonly name: string }[];
   /** Listen address `host:port` (default `0.0.0.0:7373`). */
   readonly address?: string;
+  /** What `/version` and `/v1/status` report (default: this package's version, commit `<unknown>`). */
+  readonly build?: { readonly version?: string; readonly commit?: string };
 }

@@ -1,0 +1,205 @@
+/**
+ * The key cache (spec §10): parsed `MasterKey`s by name, single-flight fetches on
+ * misses, periodic bulk sweeps (`any`, `unused`, `offline`) and a key-store probe
+ * that maintains the "offline" flag. Evicted keys are zeroed with `destroy()`.
+ */
+import { KesError, MasterKey, isKesError } from '@kes/core';
+import type { KeyStore, KeyStoreStatus } from '@kes/core';
+import type { CacheOptions } from '../options.js';
+
+interface Entry {
+  readonly key: MasterKey;
+  used: boolean;
+}
+
+/** Effective cache settings in milliseconds. */
+export interface ResolvedCacheOptions {
+  readonly expiryAnyMs: number;
+  readonly expiryUnusedMs: number;
+  readonly expiryOfflineMs: number;
+  readonly probeIntervalMs: number;
+}
+
+/** Defaults as documented upstream (5 m / 30 s / off, probe every 10 s). */
+export function resolveCacheOptions(o: CacheOptions | undefined): ResolvedCacheOptions {
+  const pick = (v: number | undefined, d: number, what: string): number => {
+    if (v === undefined) return d;
+    if (!Number.isFinite(v) || v < 0) throw new KesError('ERR_KES_INVALID_ARGUMENT', [`cache: ${what} must not be negative`]);
+    return v;
+  };
+  return {
+    expiryAnyMs: pick(o?.expiryAnyMs, 5 * 60_000, 'expiry.any'),
+    expiryUnusedMs: pick(o?.expiryUnusedMs, 30_000, 'expiry.unused'),
+    expiryOfflineMs: pick(o?.expiryOfflineMs, 0, 'expiry.offline'),
+    probeIntervalMs: pick(o?.probeIntervalMs, 10_000, 'probeIntervalMs'),
+  };
+}
+
+/** Cached access to one key store. */
+export class KeyCache {
+  readonly store: KeyStore;
+  readonly options: ResolvedCacheOptions;
+  readonly #entries = new Map<string, Entry>();
+  readonly #inflight = new Map<string, Promise<MasterKey>>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #offline = false;
+  #closed = false;
+  /** Bumped by bulk evictions and deletes, so a fetch that raced one does not re-insert a stale key. */
+  #generation = 0;
+
+  constructor(store: KeyStore, options: ResolvedCacheOptions) {
+    this.store = store;
+    this.options = options;
+    const { expiryAnyMs: any, expiryUnusedMs: unused, expiryOfflineMs: offline, probeIntervalMs } = options;
+    const holdWhileOffline = (): boolean => this.#offline && offline > 0;
+    if (any > 0) this.#every(any, () => {
+      if (!holdWhileOffline()) this.clear();
+    });
+    if (unused > 0) this.#every(Math.max(1, unused / 2), () => {
+      if (!holdWhileOffline()) this.#sweepUnused();
+    });
+    if (offline > 0) this.#every(offline, () => {
+      if (this.#offline) this.clear();
+    });
+    if (probeIntervalMs > 0) this.#every(probeIntervalMs, () => void this.#probe());
+  }
+
+  /** True while the last key-store probe failed. */
+  get offline(): boolean {
+    return this.#offline;
+  }
+
+  /** Number of cached keys (for tests and diagnostics). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The cached key, marked used; `undefined` on a miss. Synchronous fast path. */
+  peek(name: string): MasterKey | undefined {
+    const e = this.#entries.get(name);
+    if (e === undefined) return undefined;
+    e.used = true;
+    return e.key;
+  }
+
+  /**
+   * The key `name`, from the cache or (single-flight per name) from the store.
+   * Errors are not cached.
+   *
+   * @throws whatever the key store or `MasterKey.parse` throws.
+   */
+  get(name: string, signal?: AbortSignal): Promise<MasterKey> {
+    const hit = this.peek(name);
+    if (hit) return Promise.resolve(hit);
+    let p = this.#inflight.get(name);
+    if (p === undefined) {
+      p = this.#fetch(name, signal);
+      this.#inflight.set(name, p);
+      const clear = (): void => {
+        this.#inflight.delete(name);
+      };
+      p.then(clear, clear);
+    }
+    return p;
+  }
+
+  async #fetch(name: string, signal: AbortSignal | undefined): Promise<MasterKey> {
+    const gen = this.#generation;
+    // A single-flight fetch is shared: it must not be aborted by one waiter's timeout.
+    void signal;
+    const value = await this.store.get(name);
+    const key = MasterKey.parse(value);
+    if (this.#closed || gen !== this.#generation) {
+      // Raced an eviction: serve it once, never cache it, zero it afterwards.
+      destroyLater(key);
+      return key;
+    }
+    this.#entries.set(name, { key, used: true });
+    return key;
+  }
+
+  /** Evicts (and zeroes) one key, e.g. after a delete. */
+  evict(name: string): void {
+    this.#generation++;
+    const e = this.#entries.get(name);
+    if (e) {
+      this.#entries.delete(name);
+      destroyLater(e.key);
+    }
+  }
+
+  /** Drops every cached key. */
+  clear(): void {
+    this.#generation++;
+    for (const e of this.#entries.values()) destroyLater(e.key);
+    this.#entries.clear();
+  }
+
+  /**
+   * Key-store status. While offline it fails at once with `ERR_KES_KEYSTORE_UNREACHABLE`
+   * without contacting the store.
+   */
+  async status(signal?: AbortSignal): Promise<KeyStoreStatus> {
+    if (this.#offline) throw new KesError('ERR_KES_KEYSTORE_UNREACHABLE');
+    return this.store.status(signal ? { signal } : undefined);
+  }
+
+  /** Runs one probe now (also used by tests). */
+  async probe(): Promise<boolean> {
+    await this.#probe();
+    return !this.#offline;
+  }
+
+  async #probe(): Promise<void> {
+    try {
+      await this.store.status();
+      this.#offline = false;
+    } catch (e) {
+      if (!(e instanceof Error && e.name === 'AbortError')) this.#offline = true;
+    }
+  }
+
+  #sweepUnused(): void {
+    for (const [name, e] of this.#entries) {
+      if (e.used) e.used = false;
+      else {
+        this.#entries.delete(name);
+        destroyLater(e.key);
+      }
+    }
+  }
+
+  #every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.#timers.push(t);
+  }
+
+  /** Stops timers and zeroes every cached key. Does not close the store. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers.length = 0;
+    this.clear();
+  }
+}
+
+/**
+ * Zero an evicted key once the current synchronous work is done. A request that
+ * already holds the key finishes its crypto in the same tick, so deferring to
+ * the next macrotask keeps it from seeing a destroyed key.
+ */
+function destroyLater(key: MasterKey): void {
+  setImmediate(() => {
+    try {
+      key.destroy();
+    } catch {
+      /* already destroyed */
+    }
+  });
+}
+
+/** True for errors that pass through to the client unchanged on key-store calls. */
+export function isPassThroughStoreError(e: unknown): boolean {
+  return isKesError(e, 'ERR_KES_KEY_NOT_FOUND') || isKesError(e, 'ERR_KES_KEY_EXISTS');
+}

@@ -1,0 +1,185 @@
+/**
+ * Audit and error event hub (spec §11): fan-out to `/v1/log/*` subscribers
+ * (ND-JSON, one event per write), to in-process listeners and to the console.
+ *
+ * Threat: events must never carry key material, plaintext, ciphertext, API keys
+ * or request bodies. Callers only hand over method, path, ip, identity, status,
+ * timing and catalogued messages (plus an error cause's message for 5xx).
+ */
+import type { LogOptions } from '../options.js';
+import type { AnyResponse } from './http.js';
+
+/** One audit record (spec §11.1). */
+export interface AuditEvent {
+  readonly time: string;
+  readonly request: { readonly ip?: string; readonly path: string; readonly identity?: string };
+  readonly response: { readonly code: number; readonly time: number };
+}
+
+/** One error-log record: the slog-style text line. */
+export interface ErrorEvent {
+  readonly message: string;
+}
+
+/** Request attributes of an error record. */
+export interface ErrorContext {
+  readonly method: string;
+  readonly path: string;
+  readonly ip: string;
+  readonly identity: string;
+}
+
+type Listener = (event: object) => void;
+type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
+
+/** Stream subscribers that fall this far behind are disconnected instead of buffering without bound. */
+const MAX_SUBSCRIBER_BACKLOG = 4 * 1024 * 1024;
+
+/** Go RFC3339Nano (UTC): trailing fractional zeros trimmed. */
+export function rfc3339Nano(ms: number): string {
+  const iso = new Date(ms).toISOString(); // 2024-01-12T10:39:20.880Z
+  let frac = iso.slice(20, 23);
+  while (frac.endsWith('0')) frac = frac.slice(0, -1);
+  return frac ? `${iso.slice(0, 19)}.${frac}Z` : `${iso.slice(0, 19)}Z`;
+}
+
+/** slog text quoting: bare when safe, else a quoted string. */
+function slogValue(v: string): string {
+  if (v === '') return '""';
+  return /^[\x21\x23-\x3c\x3e-\x7e]+$/.test(v) ? v : JSON.stringify(v);
+}
+
+export interface LogCounters {
+  auditWritten(): void;
+  errorWritten(): void;
+}
+
+/** The hub. One per handler; console settings can be swapped on reload. */
+export class LogHub {
+  readonly #auditListeners = new Set<Listener>();
+  readonly #errorListeners = new Set<Listener>();
+  readonly #auditStreams = new Set<AnyResponse>();
+  readonly #errorStreams = new Set<AnyResponse>();
+  #auditConsole: NodeJS.WritableStream | undefined;
+  #errorConsole: NodeJS.WritableStream | undefined;
+  #json = false;
+  #counters: LogCounters | undefined;
+
+  constructor(options: LogOptions | undefined, counters?: LogCounters) {
+    this.#counters = counters;
+    this.configure(options);
+  }
+
+  /** Applies console settings. Audit console is off unless `log.audit` is DEBUG/INFO; error console is on unless `off`. */
+  configure(options: LogOptions | undefined): void {
+    const auditLevel: Level = options?.audit ?? 'off';
+    const errorLevel: Level = options?.error ?? 'INFO';
+    // Audit records are INFO: any threshold above INFO silences them (as upstream).
+    this.#auditConsole =
+      auditLevel === 'DEBUG' || auditLevel === 'INFO' ? (options?.auditStream ?? process.stdout) : undefined;
+    this.#errorConsole = errorLevel !== 'off' ? (options?.errorStream ?? process.stderr) : undefined;
+    this.#json = options?.format === 'json';
+  }
+
+  /** True when an audit event would go anywhere (lets the hot path skip building it). */
+  get wantsAudit(): boolean {
+    return this.#auditConsole !== undefined || this.#auditListeners.size > 0 || this.#auditStreams.size > 0;
+  }
+
+  on(kind: 'audit' | 'error', listener: Listener): () => void {
+    const set = kind === 'audit' ? this.#auditListeners : this.#errorListeners;
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  /** Registers a streaming subscriber; removed when its response closes. */
+  subscribe(kind: 'audit' | 'error', res: AnyResponse): void {
+    const set = kind === 'audit' ? this.#auditStreams : this.#errorStreams;
+    set.add(res);
+    (res as NodeJS.EventEmitter).once('close', () => set.delete(res));
+  }
+
+  audit(event: AuditEvent, method: string): void {
+    if (this.#auditStreams.size > 0) {
+      const line = `${JSON.stringify(event)}\n`;
+      for (const res of this.#auditStreams) {
+        if (this.#write(res, line, this.#auditStreams)) this.#counters?.auditWritten();
+      }
+    }
+    for (const l of this.#auditListeners) safeCall(l, event);
+    const out = this.#auditConsole;
+    if (out) {
+      if (this.#json) out.write(`${JSON.stringify(event)}\n`);
+      else {
+        const r = event.request;
+        out.write(
+          `time=${event.time} level=INFO msg=audit req.method=${slogValue(method)} req.path=${slogValue(r.path)}` +
+            ` req.ip=${slogValue(r.ip ?? '')} req.identity=${slogValue(r.identity ?? '')}` +
+            ` res.code=${event.response.code} res.time=${event.response.time}ms\n`,
+        );
+      }
+    }
+  }
+
+  /** Emits an ERROR record. `detail` (a cause's message) is for operators only and never sent to clients. */
+  error(msg: string, ctx: ErrorContext | undefined, detail?: string): void {
+    if (!this.#errorConsole && this.#errorListeners.size === 0 && this.#errorStreams.size === 0) return;
+    let line = `time=${new Date().toISOString()} level=ERROR msg=${slogValue(msg)}`;
+    if (ctx) {
+      line +=
+        ` req.method=${slogValue(ctx.method)} req.path=${slogValue(ctx.path)} req.ip=${slogValue(ctx.ip)}` +
+        ` req.identity=${slogValue(ctx.identity || '<unknown>')}`;
+    }
+    if (detail) line += ` err=${slogValue(detail)}`;
+    const event: ErrorEvent = { message: line };
+    if (this.#errorStreams.size > 0) {
+      const json = `${JSON.stringify(event)}\n`;
+      for (const res of this.#errorStreams) {
+        if (this.#write(res, json, this.#errorStreams)) this.#counters?.errorWritten();
+      }
+    }
+    for (const l of this.#errorListeners) safeCall(l, event);
+    const out = this.#errorConsole;
+    if (out) out.write(this.#json ? `${JSON.stringify(event)}\n` : `${line}\n`);
+  }
+
+  /** Ends every open log stream (server shutdown). */
+  closeStreams(): void {
+    for (const set of [this.#auditStreams, this.#errorStreams]) {
+      for (const res of set) {
+        try {
+          (res as NodeJS.WritableStream).end();
+        } catch {
+          /* already gone */
+        }
+      }
+      set.clear();
+    }
+  }
+
+  #write(res: AnyResponse, line: string, set: Set<AnyResponse>): boolean {
+    const w = res as unknown as { writableEnded?: boolean; writableLength?: number; write(s: string): boolean; end(): void };
+    if (w.writableEnded) {
+      set.delete(res);
+      return false;
+    }
+    if ((w.writableLength ?? 0) > MAX_SUBSCRIBER_BACKLOG) {
+      // A subscriber that does not read would make us buffer forever: drop it.
+      set.delete(res);
+      w.end();
+      return false;
+    }
+    w.write(line);
+    return true;
+  }
+}
+
+function safeCall(l: Listener, event: object): void {
+  try {
+    l(event);
+  } catch {
+    // A throwing listener must not break request handling.
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The KES route table (spec §4) and a precomputed router (spec §1.1).
+ *
+ * Every route of upstream KES @H is listed here with its method, body limit,
+ * timeout and authentication mode. Overrides from the `api:` config section are
+ * applied once when the state is built, never per request.
+ */
+import type { RouteOverride } from '../options.js';
+import { KesError } from '@kes/core';
+
+/** How a route authenticates: nothing, identify only, or identify + admin/policy check. */
+export type RouteAuth = 'none' | 'identify' | 'policy';
+
+/** Internal route identifiers (one per handler function). */
+export type RouteId =
+  | 'version'
+  | 'ready'
+  | 'status'
+  | 'metrics'
+  | 'api'
+  | 'key-create'
+  | 'key-import'
+  | 'key-describe'
+  | 'key-list'
+  | 'key-delete'
+  | 'key-generate'
+  | 'key-encrypt'
+  | 'key-decrypt'
+  | 'key-hmac'
+  | 'policy-describe'
+  | 'policy-read'
+  | 'policy-list'
+  | 'identity-describe'
+  | 'identity-self-describe'
+  | 'identity-list'
+  | 'log-error'
+  | 'log-audit';
+
+/** Static description of one route. */
+export interface RouteSpec {
+  readonly id: RouteId;
+  /** Route key as in `/v1/api` and the config `api:` section (subtree routes end in `/`). */
+  readonly key: string;
+  readonly method: 'GET' | 'PUT' | 'DELETE';
+  /** Body limit in bytes (1 MB = 1,000,000 bytes). */
+  readonly maxBody: number;
+  /** Default timeout in milliseconds; 0 = none. */
+  readonly timeoutMs: number;
+  readonly auth: RouteAuth;
+  /** Counted by the `kes_http_request_*` metrics (key, policy and identity routes). */
+  readonly counted: boolean;
+}
+
+const MB = 1_000_000;
+const S = 1000;
+
+/** All 22 routes of upstream KES @H, in the order `/v1/api` lists them. */
+export const ROUTE_SPECS: readonly RouteSpec[] = [
+  { id: 'version', key: '/version', method: 'GET', maxBody: 0, timeoutMs: 10 * S, auth: 'none', counted: false },
+  { id: 'ready', key: '/v1/ready', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: false },
+  { id: 'status', key: '/v1/status', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: false },
+  { id: 'metrics', key: '/v1/metrics', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: false },
+  { id: 'api', key: '/v1/api', method: 'GET', maxBody: 0, timeoutMs: 10 * S, auth: 'policy', counted: false },
+  { id: 'key-create', key: '/v1/key/create/', method: 'PUT', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'key-import', key: '/v1/key/import/', method: 'PUT', maxBody: MB, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'key-describe', key: '/v1/key/describe/', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'key-list', key: '/v1/key/list/', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'key-delete', key: '/v1/key/delete/', method: 'DELETE', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'key-generate', key: '/v1/key/generate/', method: 'PUT', maxBody: MB, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'key-encrypt', key: '/v1/key/encrypt/', method: 'PUT', maxBody: MB, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'key-decrypt', key: '/v1/key/decrypt/', method: 'PUT', maxBody: MB, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'key-hmac', key: '/v1/key/hmac/', method: 'PUT', maxBody: MB, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'policy-describe', key: '/v1/policy/describe/', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'policy-read', key: '/v1/policy/read/', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'policy-list', key: '/v1/policy/list/', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'identity-describe', key: '/v1/identity/describe/', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'identity-self-describe', key: '/v1/identity/self/describe', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'identify', counted: true },
+  { id: 'identity-list', key: '/v1/identity/list/', method: 'GET', maxBody: 0, timeoutMs: 15 * S, auth: 'policy', counted: true },
+  { id: 'log-error', key: '/v1/log/error', method: 'GET', maxBody: 0, timeoutMs: 0, auth: 'policy', counted: false },
+  { id: 'log-audit', key: '/v1/log/audit', method: 'GET', maxBody: 0, timeoutMs: 0, auth: 'policy', counted: false },
+];
+
+/** A route with config overrides applied. */
+export interface Route extends RouteSpec {
+  /** Accept header value of a 405 reply, precomputed. */
+  readonly acceptHeader: string;
+  /** Line of `/v1/api`, precomputed. */
+  readonly apiEntry: string;
+}
+
+/** Outcome of a route lookup. */
+export type RouteMatch =
+  | { readonly kind: 'route'; readonly route: Route; readonly resource: string }
+  | { readonly kind: 'redirect'; readonly location: string }
+  | { readonly kind: 'not-found' };
+
+/** Exact and subtree route maps; lookups are O(1) map hits (no scanning). */
+export interface Router {
+  readonly routes: readonly Route[];
+  /** True if any route was switched to identify-only by `skip_auth`. */
+  readonly anySkipAuth: boolean;
+  /** Lookup of a cleaned, unescaped path. */
+  match(path: string): RouteMatch;
+}
+
+/**
+ * Builds the router from the static table and the `api:` overrides.
+ *
+ * @throws ERR_KES_INVALID_ARGUMENT for a negative timeout override.
+ */
+export function createRouter(overrides: Readonly<Record<string, RouteOverride>> | undefined): Router {
+  const routes: Route[] = [];
+  const exact = new Map<string, Route>();
+  const subtree = new Map<string, Route>();
+  let anySkipAuth = false;
+  for (const spec of ROUTE_SPECS) {
+    // Own-property lookup only: a key like `__proto__` in the config must not resolve to Object.prototype.
+    const o = overrides && Object.hasOwn(overrides, spec.key) ? overrides[spec.key] : undefined;
+    let timeoutMs = spec.timeoutMs;
+    let auth = spec.auth;
+    if (o) {
+      if (o.timeoutMs !== undefined) {
+        if (!Number.isFinite(o.timeoutMs) || o.timeoutMs < 0) {
+          throw new KesError('ERR_KES_INVALID_ARGUMENT', [`api: timeout of '${spec.key}' must not be negative`]);
+        }
+        if (o.timeoutMs > 0) timeoutMs = o.timeoutMs;
+      }
+      if (o.skipAuth === true && auth === 'policy') {
+        auth = 'identify';
+        anySkipAuth = true;
+      }
+    }
+    const route: Route = {
+      ...spec,
+      timeoutMs,
+      auth,
+      acceptHeader: spec.method,
+      apiEntry: `{"method":"${spec.method}","path":"${spec.key}","max_body":${spec.maxBody},"timeout":${Math.trunc(timeoutMs / 1000)}}`,
+    };
+    routes.push(route);
+    if (spec.key.endsWith('/')) subtree.set(spec.key, route);
+    else exact.set(spec.key, route);
+  }
+
+  return {
+    routes,
+    anySkipAuth,
+    match(path: string): RouteMatch {
+      const r = exact.get(path);
+      if (r) return { kind: 'route', route: r, resource: '' };
+      // Every subtree route has the shape /v1/<group>/<verb>/ — cut after the third segment.
+      if (path.startsWith('/v1/')) {
+        const i1 = path.indexOf('/', 4);
+        if (i1 > 0) {
+          const i2 = path.indexOf('/', i1 + 1);
+          if (i2 > 0) {
+            const s = subtree.get(path.slice(0, i2 + 1));
+            if (s) return { kind: 'route', route: s, resource: path.slice(i2 + 1) };
+          } else if (subtree.has(`${path}/`)) {
+            return { kind: 'redirect', location: `${path}/` };
+          }
+        }
+      }
+      return { kind: 'not-found' };
+    },
+  };
+}
+
+/**
+ * Go `path.Clean` for a URL path, keeping a trailing slash (what `net/http.ServeMux`
+ * redirects to). Returns the input unchanged when it is already clean.
+ */
+export function cleanPath(p: string): string {
+  if (p === '') return '/';
+  if (p[0] !== '/') p = `/${p}`;
+  if (!p.includes('//') && !p.includes('/.')) return p;
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  let cleaned = `/${out.join('/')}`;
+  // ServeMux keeps the trailing slash of the original path.
+  if (p.endsWith('/') && cleaned !== '/') cleaned += '/';
+  return cleaned;
+}

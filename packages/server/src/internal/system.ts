@@ -1,0 +1,53 @@
+/** Process facts for `/v1/status` and the `kes_system_*` metrics, with Go's names. */
+import { availableParallelism, cpus } from 'node:os';
+
+const GO_OS: Readonly<Record<string, string>> = { win32: 'windows', sunos: 'solaris' };
+const GO_ARCH: Readonly<Record<string, string>> = {
+  x64: 'amd64',
+  ia32: '386',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+  mips: 'mips',
+  mipsel: 'mipsle',
+};
+
+/** `runtime.GOOS` spelling of the platform (linux, darwin, windows, freebsd, …). */
+export const GOOS = GO_OS[process.platform] ?? process.platform;
+/** `runtime.GOARCH` spelling of the architecture (amd64, arm64, …). */
+export const GOARCH = GO_ARCH[process.arch] ?? process.arch;
+
+/** Bytes in use on the V8 heap. */
+export function heapUsage(): number {
+  return process.memoryUsage().heapUsed;
+}
+
+/** Memory held outside the V8 heap (resident set minus the heap), our analogue of Go's stack figure. */
+export function nonHeapMemory(): number {
+  const m = process.memoryUsage();
+  return Math.max(0, m.rss - m.heapTotal);
+}
+
+/** The `/v1/status` body (field order as upstream). */
+export function statusBody(
+  version: string,
+  startedAt: number,
+  keystore: { latencyMs: number } | 'unreachable',
+): string {
+  const m = process.memoryUsage();
+  let s =
+    `{"version":${JSON.stringify(version)},"os":${JSON.stringify(GOOS)},"arch":${JSON.stringify(GOARCH)}` +
+    `,"uptime":${Math.round((Date.now() - startedAt) / 1000)},"num_cpu":${cpus().length}` +
+    `,"num_cpu_used":${availableParallelism()},"mem_heap_used":${m.heapUsed}` +
+    `,"mem_stack_used":${Math.max(0, m.rss - m.heapTotal)}`;
+  if (keystore === 'unreachable') {
+    // keystore_unavailable is sent too: kms-go rejects `unreachable` without it.
+    s += ',"keystore_unavailable":true,"keystore_unreachable":true';
+  } else {
+    s += `,"keystore_latency":${Math.max(1, Math.round(keystore.latencyMs))}`;
+  }
+  return `${s}}`;
+}
