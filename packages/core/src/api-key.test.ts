@@ -1,5 +1,4 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer } from 'node:tls';
 import type { SecureVersion, TLSSocket } from 'node:tls';
@@ -9,28 +8,16 @@ import { ApiKey } from './api-key.js';
 import { createSelfSignedCertificate } from './certificate.js';
 import { isKesError } from './errors.js';
 import { identifyPeer, identityOfCertificate, identityOfPublicKey, isCACertificate } from './identity.js';
+import { expectKesErrorSync, loadVectors, thrown } from '../../../test/support/index.js';
 
 interface Vectors {
   api_key_parse: { cases: Array<{ api_key: string; should_fail: boolean }> };
   api_key_identity: { cases: Array<{ api_key: string; identity: string; derived: { public_key_hex: string; spki_der_hex: string } }> };
 }
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8'),
-) as Vectors;
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error');
-}
+const vectors = loadVectors<Vectors>();
 
 function expectInvalid(text: string, why: string): void {
-  const e = thrown(() => ApiKey.parse(text));
-  expect(isKesError(e, 'ERR_KES_INVALID_API_KEY')).toBe(true);
-  expect((e as Error).message).toBe(`invalid API key: ${why}`);
+  const e = expectKesErrorSync(() => ApiKey.parse(text), 'ERR_KES_INVALID_API_KEY', `invalid API key: ${why}`);
   // The key itself must never be echoed.
   if (text.length > 8) expect((e as Error).message).not.toContain(text.slice(7));
 }

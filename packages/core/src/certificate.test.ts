@@ -4,15 +4,7 @@ import type { CertificateKeyType } from './certificate.js';
 import { createSelfSignedCertificate } from './certificate.js';
 import { isKesError } from './errors.js';
 import { identityOfCertificate, identityOfPublicKey, isCACertificate } from './identity.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error');
-}
+import { thrown } from '../../../test/support/index.js';
 
 const DAY = 86_400_000;
 

@@ -1,17 +1,13 @@
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isKesError } from './errors.js';
 import { ALGORITHMS, hchacha20, parseAlgorithm } from './crypto.js';
 import type { KeyAlgorithm } from './crypto.js';
 import { MasterKey } from './key-version.js';
 import { parseMsgpackCiphertext } from './internal/msgpack.js';
+import { expectKesErrorSync, loadVectors } from '../../../test/support/index.js';
 
 // Known-answer vectors, loaded as they are (never copied into the tests).
-const vectors = JSON.parse(readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8')) as Record<
-  string,
-  any
->;
+const vectors = loadVectors();
 
 const b64 = (s: string | null | undefined) => new Uint8Array(Buffer.from(s ?? '', 'base64'));
 const fromHex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -25,17 +21,9 @@ function keyOf(cipher: string, keyB64: string): MasterKey {
 
 /** The single decryption failure: exact code and message, no distinguishing cause. */
 function expectDecryptFailure(fn: () => unknown): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected decryption to fail').toBeDefined();
-  expect(isKesError(thrown, 'ERR_KES_DECRYPT')).toBe(true);
-  expect((thrown as Error).message).toBe('decryption failed: ciphertext is not authentic');
-  expect((thrown as Error).cause).toBeUndefined();
-  expect((thrown as { status: number }).status).toBe(400);
+  const thrown = expectKesErrorSync(fn, 'ERR_KES_DECRYPT', 'decryption failed: ciphertext is not authentic');
+  expect(thrown.cause).toBeUndefined();
+  expect(thrown.status).toBe(400);
 }
 
 describe('parseAlgorithm (vectors kms_go_key_algorithm_text)', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isKesError } from './errors.js';
 import {
   decodeBase64Strict,
   encodeBase64,
@@ -9,20 +8,7 @@ import {
   parseGoJson,
   parseTimestamp,
 } from './encoding.js';
-
-/** Runs `fn`, expects a KesError with exactly `code` and `message`. */
-function expectKesError(fn: () => unknown, code: string, message: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected an error').toBeDefined();
-  expect(isKesError(thrown)).toBe(true);
-  expect((thrown as Error & { code: string }).code).toBe(code);
-  expect((thrown as Error).message).toBe(message);
-}
+import { expectKesErrorSync as expectKesError } from '../../../test/support/index.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

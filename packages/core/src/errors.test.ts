@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE, KesError, errorBody, isKesError, type KesErrorCode } from './errors.js';
+import { loadVectors } from '../../../test/support/index.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8'));
+const vectors = loadVectors();
 const docsPath = new URL('../../../docs/errors.md', import.meta.url);
 
 /** Renders a catalogue message with placeholder arguments, for docs and matching. */

@@ -1,8 +1,6 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createSelfSignedCertificate } from './certificate.js';
-import { isKesError } from './errors.js';
 import {
   identifyPeer,
   identitiesEqual,
@@ -11,6 +9,7 @@ import {
   isCACertificate,
   parseForwardedCertificate,
 } from './identity.js';
+import { expectKesErrorSync as expectKesError, loadVectors, thrown } from '../../../test/support/index.js';
 
 interface Vectors {
   certificate_identity: { cases: Array<{ certificate_pem: string; spki_der_hex: string; identity: string; subject: string }> };
@@ -23,25 +22,7 @@ interface Vectors {
     }>;
   };
 }
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8'),
-) as Vectors;
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error');
-}
-
-function expectKesError(fn: () => unknown, code: string, message: string): void {
-  const e = thrown(fn);
-  expect(isKesError(e)).toBe(true);
-  expect((e as { code: string }).code).toBe(code);
-  expect((e as Error).message).toBe(message);
-}
+const vectors = loadVectors<Vectors>();
 
 describe('identityOfCertificate (vectors: certificate_identity)', () => {
   it.each(vectors.certificate_identity.cases)('$subject', (c) => {

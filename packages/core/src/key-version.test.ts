@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { isKesError } from './errors.js';
@@ -6,30 +5,15 @@ import { formatTimestamp, parseTimestamp } from './encoding.js';
 import { parseAlgorithm } from './crypto.js';
 import type { KeyAlgorithm } from './crypto.js';
 import { MasterKey } from './key-version.js';
+import { expectKesErrorSync as expectKesError, loadVectors } from '../../../test/support/index.js';
 
 // Known-answer vectors, loaded as they are (never copied into the tests).
-const vectors = JSON.parse(readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8')) as Record<
-  string,
-  any
->;
+const vectors = loadVectors();
 
 const b64 = (s: string | null | undefined) => new Uint8Array(Buffer.from(s ?? '', 'base64'));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const text = (b: Uint8Array) => Buffer.from(b).toString('latin1');
 const enc = (s: string) => new TextEncoder().encode(s);
-
-function expectKesError(fn: () => unknown, code: string, message: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'expected an error').toBeDefined();
-  expect(isKesError(thrown)).toBe(true);
-  expect((thrown as { code: string }).code).toBe(code);
-  expect((thrown as Error).message).toBe(message);
-}
 
 const ZERO_TIME = { seconds: 0, nanos: 0 };
 

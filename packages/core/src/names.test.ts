@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isKesError } from './errors.js';
 import {
@@ -9,20 +8,12 @@ import {
   validatePattern,
   validatePolicyName,
 } from './names.js';
+import { loadVectors, thrown } from '../../../test/support/index.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8')) as {
+const vectors = loadVectors<{
   name_validation: { cases: Array<{ name: string; valid: boolean }> };
   pattern_validation: { cases: Array<{ pattern: string; valid: boolean }> };
-};
-
-function thrown(fn: () => void): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error');
-}
+}>();
 
 describe('isValidName (vectors: name_validation)', () => {
   it.each(vectors.name_validation.cases)('$name → $valid', ({ name, valid }) => {

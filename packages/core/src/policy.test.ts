@@ -1,35 +1,22 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isKesError } from './errors.js';
 import type { PolicyDefinition } from './policy.js';
 import { createPolicyEngine, isPolicyEquivalent, isPolicySubset, matchPattern } from './policy.js';
+import { expectKesErrorSync, loadVectors, thrown } from '../../../test/support/index.js';
 
 interface Vectors {
   policy_verify: { cases: Array<{ allow: string[]; deny: string[]; requests: Record<string, boolean> }> };
   policy_match_semantics_derived: { cases: Array<{ pattern: string; path: string; head: boolean; v0_22: boolean }> };
   policy_is_subset: { cases: Array<{ A: PolicyDefinition; B: PolicyDefinition; a_is_subset_of_b: boolean; equivalent: boolean }> };
 }
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8'),
-) as Vectors;
+const vectors = loadVectors<Vectors>();
 
 const ADMIN = 'a'.repeat(64);
 const ALICE = 'b'.repeat(64);
 const BOB = 'c'.repeat(64);
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error');
-}
-
 function expectDenied(fn: () => unknown): void {
-  const e = thrown(fn);
-  expect(isKesError(e, 'ERR_KES_NOT_ALLOWED')).toBe(true);
-  expect((e as Error).message).toBe('not authorized: insufficient permissions');
+  const e = expectKesErrorSync(fn, 'ERR_KES_NOT_ALLOWED', 'not authorized: insufficient permissions');
   expect((e as { status: number }).status).toBe(403);
 }
 

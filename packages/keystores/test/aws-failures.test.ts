@@ -2,7 +2,6 @@
 // Manager, only to inject failures (5xx, throttling, hangs, refused connections)
 // and to check requests byte by byte. Normal behaviour is tested against moto
 // in aws.test.ts.
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +12,7 @@ import type { KesErrorCode, KeyStore } from '@kes/core';
 import { createAwsKeyStore } from '@kes/keystores/aws';
 import type { AwsKeyStoreOptions } from '@kes/keystores/aws';
 import { expectKesError } from './contract.js';
+import { expectKesError as expectKesErrorOf, loadVectors } from '../../../test/support/index.js';
 
 interface SeenRequest {
   /** `X-Amz-Target` without the `secretsmanager.` prefix, e.g. `GetSecretValue`. */
@@ -79,13 +79,7 @@ function open(extra: Partial<AwsKeyStoreOptions> = {}): KeyStore {
 
 /** Rejection of `p`, which must be a KesError of `code`; returns it for further checks. */
 async function rejection(p: Promise<unknown>, code: KesErrorCode): Promise<Error & { cause?: unknown }> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isKesError(err), `expected a KesError, got ${inspect(err)}`).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
-  return err as Error & { cause?: unknown };
+  return expectKesErrorOf(p, code);
 }
 
 /** The four data calls of a store, for "every call fails the same way" tests. */
@@ -305,9 +299,7 @@ describe('AWS key store: listing requests', () => {
       list: string[];
       continue_at: string;
     }
-    const vectors = JSON.parse(
-      readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8'),
-    ) as { keystore_list_pagination: { cases: Case[] } };
+    const vectors = loadVectors<{ keystore_list_pagination: { cases: Case[] } }>();
     const cases = vectors.keystore_list_pagination.cases;
     expect(cases.length).toBeGreaterThan(0);
     for (const c of cases) {

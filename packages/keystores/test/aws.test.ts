@@ -1,7 +1,6 @@
 // The AWS Secrets Manager key store against a real moto server (started by
 // test/global-setup.ts): the shared contract suite with and without a KMS key,
 // upstream layout interop, pagination and prefix filtering.
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
   CreateSecretCommand,
@@ -16,6 +15,7 @@ import type { KeyStore } from '@kes/core';
 import { createAwsKeyStore } from '@kes/keystores/aws';
 import type { AwsKeyStoreOptions } from '@kes/keystores/aws';
 import { expectKesError, runKeyStoreContract } from './contract.js';
+import { loadVectors } from '../../../test/support/index.js';
 // Brings the `inject()` keys (motoEndpoint, motoSkipReason) declared by the global setup into the type check.
 import type {} from '../../../test/global-setup.js';
 
@@ -40,9 +40,7 @@ interface Vectors {
   key_version_encode: { cases: { should_fail: boolean; expected_encoding_text?: string }[] };
   key_version_parse: { cases: { should_fail: boolean; raw_text: string }[] };
 }
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8'),
-) as Vectors;
+const vectors = loadVectors<Vectors>();
 
 function openStore(extra: Partial<AwsKeyStoreOptions> = {}): KeyStore {
   return createAwsKeyStore({ endpoint, region: REGION, credentials: CREDENTIALS, ...extra });

@@ -14,6 +14,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE, isKesError, listAll } from '@kes/core';
 import type { KesErrorCode, KeyStore } from '@kes/core';
+import { expectKesError as expectKesErrorOf } from '../../../test/support/index.js';
 
 /** Options of {@link runKeyStoreContract}. */
 export interface KeyStoreContractOptions {
@@ -33,18 +34,12 @@ function messageOf(code: KesErrorCode): string {
   return typeof m === 'string' ? m : '';
 }
 
-/** Asserts that `p` rejects with a KesError of `code`, and (for fixed messages) its exact message. */
+/**
+ * Asserts that `p` rejects with a KesError of `code`, and (for fixed messages) its exact
+ * message: without `message`, the catalogue's fixed message of `code` is expected.
+ */
 export async function expectKesError(p: Promise<unknown>, code: KesErrorCode, message = messageOf(code)): Promise<void> {
-  let error: unknown;
-  try {
-    await p;
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected a rejection with ${code}`).toBeDefined();
-  expect(isKesError(error), `expected a KesError, got ${String(error)}`).toBe(true);
-  expect((error as { code: string }).code).toBe(code);
-  if (message) expect((error as Error).message).toBe(message);
+  await expectKesErrorOf(p, code, message || undefined);
 }
 
 /** A random run prefix that is a valid KES name fragment: starts with a letter, no `-` at the end needed. */

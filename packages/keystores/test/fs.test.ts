@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE, isKesError, listAll } from '@kes/core';
 import { createFsKeyStore } from '@kes/keystores/fs';
 import { expectKesError, runKeyStoreContract } from './contract.js';
+import { loadVectors } from '../../../test/support/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kes-fs-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -23,11 +24,11 @@ let dirs = 0;
 /** A fresh, not yet existing key directory under the test root. */
 const freshDir = (): string => join(root, `d${++dirs}`, 'keys');
 
-const vectors = JSON.parse(readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8')) as {
+const vectors = loadVectors<{
   key_version_parse: { cases: { raw_text: string; should_fail: boolean }[] };
   key_version_encode: { cases: { should_fail: boolean; expected_encoding_text?: string }[] };
   keystore_list_pagination: { cases: { names: string[]; prefix: string; n: number; list: string[]; continue_at: string }[] };
-};
+}>();
 
 /** Every path below `dir` (recursive, sorted) with its type and size, to prove nothing changed. */
 function snapshot(dir: string): string[] {

@@ -7,6 +7,7 @@ import { isKesError } from '@kes/core';
 import type { KeyStore } from '@kes/core';
 import { createKeyStore, createMemoryKeyStore, keyStoreTypes, registerKeyStore } from '@kes/keystores';
 import { bundleKeyStores } from './fixtures/bundle.js';
+import { rejection } from '../../../test/support/index.js';
 
 // Module-loading spies: the factories below run only when the registry imports
 // the backend module, so they show which backend modules were loaded.
@@ -23,15 +24,6 @@ vi.mock('../src/aws.js', () => {
 
 const work = mkdtempSync(join(tmpdir(), 'kes-registry-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('key-store registry', () => {
   it('memory and fs resolve without loading the vault or aws modules', async () => {

@@ -16,6 +16,7 @@ import type { KeyStore } from '@kes/core';
 import { createVaultKeyStore } from '@kes/keystores/vault';
 import type { VaultKeyStoreOptions } from '@kes/keystores/vault';
 import { expectKesError } from './contract.js';
+import { expectKesErrorSync, rejection as settle } from '../../../test/support/index.js';
 
 type Mode = 'ok' | '500' | '503' | '429' | 'hang' | 'sealed' | 'uninit' | '403';
 
@@ -89,15 +90,6 @@ function describeError(e: unknown): string {
     cur = (cur as Error).cause;
   }
   return parts.join('\n');
-}
-
-async function settle(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
 }
 
 const operations = (store: KeyStore): [string, () => Promise<unknown>][] => [
@@ -260,14 +252,7 @@ describe('vault key store TLS (fake Vault over https)', () => {
 describe('vault key store options', () => {
   const base = { endpoint: 'http://127.0.0.1:8200', token: TOKEN } as const;
   const invalid = (o: unknown, message: string): void => {
-    let error: unknown;
-    try {
-      createVaultKeyStore(o as VaultKeyStoreOptions);
-    } catch (e) {
-      error = e;
-    }
-    expect(isKesError(error, 'ERR_KES_INVALID_ARGUMENT'), String(error)).toBe(true);
-    expect((error as Error).message).toBe(message);
+    const error = expectKesErrorSync(() => createVaultKeyStore(o as VaultKeyStoreOptions), 'ERR_KES_INVALID_ARGUMENT', message);
     expect(describeError(error)).not.toContain(TOKEN);
   };
 

@@ -1,7 +1,6 @@
 // The Vault key store against a real OpenBao dev server: the shared contract on
 // K/V v1 and v2, upstream's on-disk layout (both directions), prefixes, Transit
 // wrapping, namespaces and option validation.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAll } from '@kes/core';
 import type { KeyStore } from '@kes/core';
@@ -9,11 +8,12 @@ import { createVaultKeyStore } from '@kes/keystores/vault';
 import type { VaultKeyStoreOptions } from '@kes/keystores/vault';
 import { runKeyStoreContract, expectKesError } from './contract.js';
 import { bao, baoAddr, baoOk, baoToken, mountKv, rand, unmount } from './vault-harness.js';
+import { loadVectors } from '../../../test/support/index.js';
 
-const vectors = JSON.parse(readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8')) as {
+const vectors = loadVectors<{
   key_version_encode: { cases: { expected_encoding_text?: string; should_fail: boolean }[] };
   key_version_parse: { cases: { raw_text?: string; should_fail: boolean }[] };
-};
+}>();
 /** Values exactly as upstream KES writes them (base64 protobuf) and as older versions wrote them (JSON). */
 const upstreamValues = [
   ...vectors.key_version_encode.cases.filter((c) => !c.should_fail && c.expected_encoding_text).map((c) => c.expected_encoding_text!),

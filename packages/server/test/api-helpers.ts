@@ -1,16 +1,14 @@
 // Shared helpers of the in-process API tests (packages/server/test/api-*.test.ts).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { KesError } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
 import { createMemoryKeyStore } from '@kes/keystores/memory';
 import { createKesHandler } from '@kes/server';
 import type { KesHandler, KesServerOptions } from '@kes/server';
+import { loadVectors } from '../../../test/support/index.js';
 
 /** vectors.json, read as it is at test time. */
-export const vectors = JSON.parse(
-  readFileSync(new URL('../../../../shared/reference/vectors.json', import.meta.url), 'utf8'),
-) as Record<string, any>;
+export const vectors = loadVectors();
 
 /** A random identity (64 lowercase hex). */
 export function randomIdentity(): string {

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIST_PAGE_SIZE, listPage } from './list.js';
+import { loadVectors } from '../../../../test/support/index.js';
 
 interface PaginationCase {
   names: string[];
@@ -10,9 +10,9 @@ interface PaginationCase {
   continue_at: string;
 }
 
-const vectors = JSON.parse(readFileSync(new URL('../../../../../shared/reference/vectors.json', import.meta.url), 'utf8')) as {
+const vectors = loadVectors<{
   keystore_list_pagination: { cases: PaginationCase[] };
-};
+}>();
 const cases = vectors.keystore_list_pagination.cases;
 
 describe('listPage', () => {
