@@ -68,6 +68,15 @@ class FsKeyStore implements KeyStore {
     return join(this.#dir, name);
   }
 
+  /**
+   * "No such key" only while the key directory itself is there: a vanished or replaced
+   * directory (unmounted volume, wrong path) is a failing store, never a missing key.
+   */
+  async #notFound(cause: unknown): Promise<KesError> {
+    const dirOk = await stat(this.#dir).then((st) => st.isDirectory(), () => false);
+    return dirOk ? new KesError('ERR_KES_KEY_NOT_FOUND') : new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause });
+  }
+
   /** fsync of the directory, so a created or removed entry survives a power loss. */
   async #syncDir(): Promise<void> {
     const dir = await open(this.#dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
@@ -128,7 +137,7 @@ class FsKeyStore implements KeyStore {
       handle = await open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (e) {
       const code = errno(e);
-      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw new KesError('ERR_KES_KEY_NOT_FOUND');
+      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw await this.#notFound(e);
       throw ioError(e, signal);
     }
     try {
@@ -173,7 +182,8 @@ class FsKeyStore implements KeyStore {
     } catch (e) {
       const code = errno(e);
       // EISDIR/EPERM: a sub-directory with a key's name is not a key (list ignores it too).
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw new KesError('ERR_KES_KEY_NOT_FOUND');
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw await this.#notFound(e);
+      if (code === 'EISDIR') throw new KesError('ERR_KES_KEY_NOT_FOUND');
       if (code === 'EPERM' && (await stat(file).then((s) => s.isDirectory(), () => false))) {
         throw new KesError('ERR_KES_KEY_NOT_FOUND');
       }
