@@ -185,3 +185,41 @@ export function cleanPath(p: string): string {
   if (p.endsWith('/') && cleaned !== '/') cleaned += '/';
   return cleaned;
 }
+
+const MALFORMED_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+
+/**
+ * Go `url.PathUnescape` for a request path: `undefined` for a malformed escape
+ * (`%zz`, a trailing `%`). Escaped bytes that are not valid UTF-8 become U+FFFD
+ * (Go keeps the raw bytes; its JSON encoder then writes U+FFFD), never an error.
+ */
+export function unescapePath(raw: string): string | undefined {
+  if (!raw.includes('%')) return raw;
+  if (MALFORMED_ESCAPE.test(raw)) return undefined;
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i < raw.length) {
+    const j = raw.indexOf('%', i);
+    if (j < 0) {
+      parts.push(Buffer.from(raw.slice(i), 'utf8'));
+      break;
+    }
+    if (j > i) parts.push(Buffer.from(raw.slice(i, j), 'utf8'));
+    const bytes: number[] = [];
+    let k = j;
+    while (raw.charCodeAt(k) === 0x25 /* % */) {
+      bytes.push(Number.parseInt(raw.slice(k + 1, k + 3), 16));
+      k += 3;
+    }
+    parts.push(Buffer.from(bytes));
+    i = k;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** A `Location` value: the escaped path as sent, with anything outside visible ASCII percent-encoded. */
+export function locationOf(escapedPath: string): string {
+  return /^[\x21-\x7e]*$/.test(escapedPath)
+    ? escapedPath
+    : escapedPath.replace(/[^\x21-\x7e]+/g, (run) => [...Buffer.from(run, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
