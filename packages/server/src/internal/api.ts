@@ -28,7 +28,9 @@ import type { State } from './state.js';
 import type { Metrics } from './metrics.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import type { LogHub } from './logs.js';
+import type { RouteDeadline } from './deadline.js';
 import { statusBody } from './system.js';
+import { flatObject, utf8 } from './flat-json.js';
 import { isPassThroughStoreError } from './cache.js';
 
 /** Handler-wide facts that survive reloads. */
@@ -56,8 +58,15 @@ export interface Ctx {
   readonly method: string;
   identity: string;
   ip: string;
-  /** Aborted when the route timeout fires. */
-  readonly signal: AbortSignal;
+  /** The route timeout (undefined for routes without one); see `signalOf`. */
+  readonly deadline: RouteDeadline | undefined;
+}
+
+const NEVER = new AbortController().signal;
+
+/** The request's abort signal: aborted when the route timeout fires. Created on first use. */
+function signalOf(ctx: Ctx): AbortSignal {
+  return ctx.deadline === undefined ? NEVER : ctx.deadline.signal;
 }
 
 type BodyCode = 'ERR_KES_INVALID_REQUEST_BODY' | 'ERR_KES_INVALID_IMPORT_BODY';
@@ -83,9 +92,12 @@ async function readJson(ctx: Ctx, code: BodyCode, emptyOk: boolean): Promise<Obj
   const body = await readBody(ctx.req, ctx.route.maxBody);
   if (body === BODY_TOO_LARGE) throw new KesError(code);
   if (body.length === 0 && emptyOk && ctx.req.headers['transfer-encoding'] === undefined) return undefined;
+  const text = utf8.decode(body);
+  const flat = flatObject(text);
+  if (flat !== undefined) return flat;
   let v: unknown;
   try {
-    v = parseGoJson(body);
+    v = parseGoJson(text);
   } catch {
     throw new KesError(code);
   }
@@ -118,7 +130,7 @@ async function getKey(ctx: Ctx, name: string): Promise<MasterKey> {
   const hit = ctx.state.cache.peek(name);
   if (hit) return hit;
   try {
-    return await ctx.state.cache.get(name, ctx.signal);
+    return await ctx.state.cache.get(name, signalOf(ctx));
   } catch (e) {
     throw storeError(e, 'ERR_KES_READ_KEY_FAILED');
   }
@@ -286,7 +298,7 @@ async function createKey(ctx: Ctx): Promise<number> {
     throw new KesError('ERR_KES_GENERATE_KEY_FAILED', [], { cause: e });
   }
   try {
-    await ctx.state.store.create(name, value, { signal: ctx.signal });
+    await ctx.state.store.create(name, value, { signal: signalOf(ctx) });
   } catch (e) {
     throw storeError(e, 'ERR_KES_CREATE_KEY_FAILED');
   }
@@ -313,7 +325,7 @@ async function importKey(ctx: Ctx): Promise<number> {
     bytes.fill(0); // the imported key bytes must not linger in the request buffers
   }
   try {
-    await ctx.state.store.create(name, value, { signal: ctx.signal });
+    await ctx.state.store.create(name, value, { signal: signalOf(ctx) });
   } catch (e) {
     throw storeError(e, 'ERR_KES_CREATE_KEY_FAILED');
   }
@@ -334,7 +346,7 @@ async function listKeys(ctx: Ctx): Promise<number> {
   const prefix = listPrefix(ctx.resource);
   let names: string[];
   try {
-    names = await listAll(ctx.state.store, prefix, { signal: ctx.signal });
+    names = await listAll(ctx.state.store, prefix, { signal: signalOf(ctx) });
   } catch (e) {
     throw new KesError('ERR_KES_LIST_KEYS_FAILED', [], { cause: e });
   }
@@ -345,7 +357,7 @@ async function deleteKey(ctx: Ctx): Promise<number> {
   const name = ctx.resource;
   validateKeyName(name);
   try {
-    await ctx.state.store.delete(name, { signal: ctx.signal });
+    await ctx.state.store.delete(name, { signal: signalOf(ctx) });
   } catch (e) {
     throw storeError(e, 'ERR_KES_DELETE_KEY_FAILED');
   }
@@ -355,7 +367,7 @@ async function deleteKey(ctx: Ctx): Promise<number> {
 
 async function ready(ctx: Ctx): Promise<number> {
   try {
-    await ctx.state.cache.status(ctx.signal);
+    await ctx.state.cache.status(signalOf(ctx));
   } catch (e) {
     if (isKesError(e, 'ERR_KES_KEYSTORE_UNREACHABLE')) throw new KesError('ERR_KES_KEYSTORE_UNREACHABLE', [], { cause: e });
     throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: e });
@@ -366,7 +378,7 @@ async function ready(ctx: Ctx): Promise<number> {
 async function status(ctx: Ctx): Promise<number> {
   let ks: { latencyMs: number } | 'unreachable';
   try {
-    ks = await ctx.state.cache.status(ctx.signal);
+    ks = await ctx.state.cache.status(signalOf(ctx));
   } catch {
     ks = 'unreachable';
   }

@@ -64,21 +64,23 @@ export class Metrics {
     );
   }
 
-  /** Start of a counted request; returns the function that records its end. */
-  begin(): (status: number) => void {
+  /** Start of a counted request; returns its start time, to hand to `end()`. */
+  begin(): number {
     this.#active.inc();
-    const t0 = process.hrtime.bigint();
-    return (status: number) => {
-      this.#active.dec();
-      this.#responseTime.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      let child = this.#children.get(status);
-      if (!child) {
-        const counter = status >= 500 ? this.#failure : status >= 400 ? this.#error : this.#success;
-        child = counter.labels({ code: String(status) } as LabelValues<'code'>);
-        this.#children.set(status, child);
-      }
-      child.inc();
-    };
+    return performance.now();
+  }
+
+  /** End of a counted request that began at `start` (no closure per request). */
+  end(start: number, status: number): void {
+    this.#active.dec();
+    this.#responseTime.observe((performance.now() - start) / 1e3);
+    let child = this.#children.get(status);
+    if (!child) {
+      const counter = status >= 500 ? this.#failure : status >= 400 ? this.#error : this.#success;
+      child = counter.labels({ code: String(status) } as LabelValues<'code'>);
+      this.#children.set(status, child);
+    }
+    child.inc();
   }
 
   auditWritten(): void {
@@ -94,8 +96,9 @@ export class Metrics {
     const text = await this.registry.metrics();
     const out: string[] = [];
     for (const block of text.split(/(?=^# HELP )/m)) {
-      const hasSample = block.split('\n').some((l) => l !== '' && !l.startsWith('#'));
-      if (hasSample) out.push(block.endsWith('\n') ? block : `${block}\n`);
+      // prom-client separates families with a blank line; Go's expfmt does not.
+      const lines = block.split('\n').filter((l) => l !== '');
+      if (lines.some((l) => !l.startsWith('#'))) out.push(`${lines.join('\n')}\n`);
     }
     return out.join('');
   }

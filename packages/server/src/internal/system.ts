@@ -31,18 +31,31 @@ export function nonHeapMemory(): number {
   return Math.max(0, m.rss - m.heapTotal);
 }
 
+/** How long `/v1/status` reuses its CPU and memory figures: `os.cpus()` and `process.memoryUsage()` are costly per call. */
+const FACTS_TTL_MS = 1000;
+let facts: { readonly at: number; readonly text: string } | undefined;
+
+/** The `num_cpu` … `mem_stack_used` part of the status body, refreshed at most once per `FACTS_TTL_MS`. */
+function systemFacts(now: number): string {
+  if (facts !== undefined && now - facts.at < FACTS_TTL_MS && now >= facts.at) return facts.text;
+  const m = process.memoryUsage();
+  const text =
+    `,"num_cpu":${cpus().length},"num_cpu_used":${availableParallelism()},"mem_heap_used":${m.heapUsed}` +
+    `,"mem_stack_used":${Math.max(0, m.rss - m.heapTotal)}`;
+  facts = { at: now, text };
+  return text;
+}
+
 /** The `/v1/status` body (field order as upstream). */
 export function statusBody(
   version: string,
   startedAt: number,
   keystore: { latencyMs: number } | 'unreachable',
 ): string {
-  const m = process.memoryUsage();
+  const now = Date.now();
   let s =
     `{"version":${JSON.stringify(version)},"os":${JSON.stringify(GOOS)},"arch":${JSON.stringify(GOARCH)}` +
-    `,"uptime":${Math.round((Date.now() - startedAt) / 1000)},"num_cpu":${cpus().length}` +
-    `,"num_cpu_used":${availableParallelism()},"mem_heap_used":${m.heapUsed}` +
-    `,"mem_stack_used":${Math.max(0, m.rss - m.heapTotal)}`;
+    `,"uptime":${Math.round((now - startedAt) / 1000)}${systemFacts(now)}`;
   if (keystore === 'unreachable') {
     // keystore_unavailable is sent too: kms-go rejects `unreachable` without it.
     s += ',"keystore_unavailable":true,"keystore_unreachable":true';

@@ -1,0 +1,48 @@
+/**
+ * A fast path for request bodies (spec §3.1): the common body is one small flat JSON
+ * object, and the native `JSON.parse` reads it several times faster than the Go-JSON
+ * reader of `@kes/core`. It is taken only where both must agree.
+ */
+
+/** Bodies with more keys than this skip the fast path (see `flatObject`). */
+const MAX_FAST_KEYS = 8;
+
+// The same decoder the Go-JSON reader uses: invalid UTF-8 becomes U+FFFD, a BOM is kept (and is a syntax error).
+export const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+
+/**
+ * Fast path for the common request body: one flat JSON object of strings, numbers,
+ * booleans and nulls, parsed natively. Returns `undefined` whenever the Go-JSON
+ * reader could decide differently, and the caller then runs that reader:
+ * - a backslash anywhere (escapes, lone surrogates → U+FFFD in Go);
+ * - anything `JSON.parse` rejects (trailing data after the first value, BOM, nesting limits…);
+ * - a nested object or array, or a top-level value that is not an object;
+ * - two keys that fold to the same Go field name, or a non-ASCII key (which one wins depends
+ *   on the order of occurrence, which `JSON.parse` does not keep for duplicates).
+ * The result has a null prototype, like the reader's objects.
+ */
+export function flatObject(text: string): Record<string, unknown> | undefined {
+  if (text.includes('\\')) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const keys = Object.keys(v);
+  if (keys.length > MAX_FAST_KEYS) return undefined; // keeps the duplicate check below O(1) per key
+  const out = Object.create(null) as Record<string, unknown>;
+  const folded: string[] = [];
+  for (const k of keys) {
+    const value = (v as Record<string, unknown>)[k];
+    if (typeof value === 'object' && value !== null) return undefined;
+    for (let i = 0; i < k.length; i++) if (k.charCodeAt(i) > 0x7f) return undefined;
+    const f = k.toLowerCase();
+    if (folded.includes(f)) return undefined;
+    folded.push(f);
+    out[k] = value;
+  }
+  return out;
+}
+
