@@ -12,32 +12,16 @@ import { migrateLegacyConfig } from './legacy.js';
 import { API_ROUTES, CONFIG_SCHEMA } from './schema.js';
 import { formatPath, locateLine } from './yaml-path.js';
 import type { PathSegment } from './yaml-path.js';
+import type { AwsKeyStoreOptions, VaultKeyStoreOptions } from '@kes/keystores';
 
 /** A console log level after parsing (`on` = INFO, `off` = nothing). */
 export type ConfigLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
 
-/** Vault settings, camelCase, as `createKeyStore({ type: 'vault' })` takes them. */
-export interface VaultSettings {
-  readonly endpoint: string;
-  readonly engine?: string;
-  readonly version?: 'v1' | 'v2';
-  readonly namespace?: string;
-  readonly prefix?: string;
-  readonly token?: string;
-  readonly approle?: { readonly engine?: string; readonly namespace?: string; readonly id: string; readonly secret: string };
-  readonly kubernetes?: { readonly engine?: string; readonly namespace?: string; readonly role: string; readonly jwt: string };
-  readonly transit?: { readonly engine?: string; readonly key: string };
-  readonly tls?: { readonly ca?: string; readonly certificate?: string; readonly privateKey?: string };
-  readonly statusPingMs?: number;
-}
+/** Vault settings: exactly the options `createKeyStore({ type: 'vault' })` takes, so they cannot drift. */
+export type VaultSettings = VaultKeyStoreOptions;
 
-/** AWS Secrets Manager settings, as `createKeyStore({ type: 'aws' })` takes them. */
-export interface AwsSettings {
-  readonly endpoint: string;
-  readonly region: string;
-  readonly kmsKeyId?: string;
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
-}
+/** AWS Secrets Manager settings: exactly the options `createKeyStore({ type: 'aws' })` takes. */
+export type AwsSettings = AwsKeyStoreOptions;
 
 /** The key store a config selects. */
 export type KeyStoreSettings =

@@ -5,28 +5,10 @@ import { join } from 'node:path';
 import { KesError } from '@kes/core';
 import type { VaultTlsMaterial } from './vault-http.js';
 import type { VaultLogin } from './vault-auth.js';
+import type { VaultKeyStoreOptions } from '../vault.js';
 
-/** Options shape as seen by the validator (mirrors `VaultKeyStoreOptions` in vault.ts). */
-export interface RawVaultOptions {
-  readonly endpoint: string;
-  readonly engine?: string;
-  readonly version?: 'v1' | 'v2';
-  readonly namespace?: string;
-  readonly prefix?: string;
-  readonly token?: string;
-  readonly approle?: { readonly engine?: string; readonly namespace?: string; readonly id: string; readonly secret: string; readonly retry?: number };
-  readonly kubernetes?: {
-    readonly engine?: string;
-    readonly namespace?: string;
-    readonly role: string;
-    readonly jwt: string;
-    readonly retry?: number;
-  };
-  readonly transit?: { readonly engine?: string; readonly key: string };
-  readonly tls?: { readonly ca?: string; readonly certificate?: string; readonly privateKey?: string; readonly insecureSkipVerify?: boolean };
-  readonly statusPingMs?: number;
-  readonly requestTimeoutMs?: number;
-}
+/** The options the validator takes: the public `VaultKeyStoreOptions`, so the two cannot drift. */
+export type RawVaultOptions = VaultKeyStoreOptions;
 
 /** The validated configuration. Paths are cleaned and percent-encoded, without leading/trailing `/`. */
 export interface ResolvedVaultOptions {
