@@ -79,11 +79,15 @@ class FsKeyStore implements KeyStore {
 
   /** fsync of the directory, so a created or removed entry survives a power loss. */
   async #syncDir(): Promise<void> {
-    const dir = await open(this.#dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
     try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      const dir = await open(this.#dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (e) {
+      throw ioError(e, undefined);
     }
   }
 
@@ -120,11 +124,7 @@ class FsKeyStore implements KeyStore {
       bytes.fill(0); // wipe our copy of the key material
       if (temp !== undefined) await unlink(temp).catch(() => undefined);
     }
-    try {
-      await this.#syncDir();
-    } catch (e) {
-      throw ioError(e, undefined);
-    }
+    await this.#syncDir();
   }
 
   async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
@@ -189,11 +189,7 @@ class FsKeyStore implements KeyStore {
       }
       throw ioError(e, signal);
     }
-    try {
-      await this.#syncDir();
-    } catch (e) {
-      throw ioError(e, undefined);
-    }
+    await this.#syncDir();
   }
 
   async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {

@@ -291,12 +291,24 @@ async function createKey(ctx: Ctx): Promise<number> {
   validateKeyName(name);
   let value: Uint8Array;
   try {
-    const key = MasterKey.generate({ createdBy: ctx.identity });
-    value = key.encode();
-    key.destroy();
+    value = encodeOnce(MasterKey.generate({ createdBy: ctx.identity }));
   } catch (e) {
     throw new KesError('ERR_KES_GENERATE_KEY_FAILED', [], { cause: e });
   }
+  return storeNewKey(ctx, name, value);
+}
+
+/** The stored form of a new key; the in-memory key is wiped even if encoding fails. */
+function encodeOnce(key: MasterKey): Uint8Array {
+  try {
+    return key.encode();
+  } finally {
+    key.destroy();
+  }
+}
+
+/** Creates `name` in the key store (create-only) and answers with an empty 200. */
+async function storeNewKey(ctx: Ctx, name: string, value: Uint8Array): Promise<number> {
   try {
     await ctx.state.store.create(name, value, { signal: signalOf(ctx) });
   } catch (e) {
@@ -313,9 +325,7 @@ async function importKey(ctx: Ctx): Promise<number> {
   const cipher = stringField(body, 'cipher', 'ERR_KES_INVALID_IMPORT_BODY') ?? '';
   let value: Uint8Array;
   try {
-    const key = MasterKey.import(bytes, cipher, { createdBy: ctx.identity });
-    value = key.encode();
-    key.destroy();
+    value = encodeOnce(MasterKey.import(bytes, cipher, { createdBy: ctx.identity }));
   } catch (e) {
     if (isKesError(e, 'ERR_KES_UNSUPPORTED_ALGORITHM') || isKesError(e, 'ERR_KES_INVALID_KEY_SIZE') || isKesError(e, 'ERR_KES_ALGORITHM_NOT_FIPS')) {
       throw e;
@@ -324,12 +334,7 @@ async function importKey(ctx: Ctx): Promise<number> {
   } finally {
     bytes.fill(0); // the imported key bytes must not linger in the request buffers
   }
-  try {
-    await ctx.state.store.create(name, value, { signal: signalOf(ctx) });
-  } catch (e) {
-    throw storeError(e, 'ERR_KES_CREATE_KEY_FAILED');
-  }
-  return replyEmpty(ctx.res);
+  return storeNewKey(ctx, name, value);
 }
 
 async function describeKey(ctx: Ctx): Promise<number> {
