@@ -157,8 +157,7 @@ async function handshake(
     });
     srv.on('secureConnection', (socket: TLSSocket) => {
       try {
-        const peer = socket.getPeerX509Certificate();
-        resolve(identifyPeer(peer === undefined ? [] : [peer]));
+        resolve(identifyPeer(socket.getPeerX509Certificate()));
       } catch (e) {
         reject(e as Error);
       } finally {

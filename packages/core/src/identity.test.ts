@@ -86,21 +86,30 @@ describe('isCACertificate and identifyPeer', () => {
     expect(isCACertificate(new X509Certificate(vectors.certificate_identity.cases[0]!.certificate_pem))).toBe(false);
   });
 
-  it('identifies the single non-CA certificate, ignoring CAs', () => {
-    expect(identifyPeer([leaf.certificate])).toBe(leaf.identity);
-    expect(identifyPeer([leaf.certificate, ca.certificate])).toBe(leaf.identity);
-    expect(identifyPeer([ca.certificate, leaf.certificate])).toBe(leaf.identity);
+  it('identifies the authenticated leaf; CA certificates in the chain are chain material', () => {
+    expect(identifyPeer(leaf.certificate)).toBe(leaf.identity);
+    expect(identifyPeer(leaf.certificate, [ca.certificate])).toBe(leaf.identity);
   });
 
   it('requires a client certificate', () => {
-    expectKesError(() => identifyPeer([]), 'ERR_KES_CLIENT_CERT_REQUIRED', 'tls: client certificate is required');
-    // A self-signed CA:TRUE certificate alone is dropped.
-    expectKesError(() => identifyPeer([ca.certificate]), 'ERR_KES_CLIENT_CERT_REQUIRED', 'tls: client certificate is required');
+    expectKesError(() => identifyPeer(undefined), 'ERR_KES_CLIENT_CERT_REQUIRED', 'tls: client certificate is required');
+    expectKesError(() => identifyPeer(undefined, [leaf.certificate]), 'ERR_KES_CLIENT_CERT_REQUIRED', 'tls: client certificate is required');
+  });
+
+  it('refuses a CA:TRUE leaf instead of skipping it (a forged second certificate never becomes the identity)', () => {
+    // The attack: the handshake proves the CA leaf's key; the appended certificate carries the
+    // victim's public key and was never verified. Upstream identifies the appended one.
+    expectKesError(() => identifyPeer(ca.certificate), 'ERR_KES_CLIENT_CERT_REQUIRED', 'tls: client certificate is required');
+    expectKesError(
+      () => identifyPeer(ca.certificate, [leaf.certificate]),
+      'ERR_KES_CLIENT_CERT_REQUIRED',
+      'tls: client certificate is required',
+    );
   });
 
   it('rejects more than one client certificate', () => {
     expectKesError(
-      () => identifyPeer([leaf.certificate, other.certificate]),
+      () => identifyPeer(leaf.certificate, [other.certificate]),
       'ERR_KES_TOO_MANY_CLIENT_CERTS',
       'tls: received more than one client certificate',
     );
@@ -160,6 +169,12 @@ describe('parseForwardedCertificate (vectors: tls_proxy_forwarded_certificate)',
     expectKesError(() => parseForwardedCertificate(key), 'ERR_KES_PROXY_INVALID_CERT', 'invalid client certificate');
     const junk = encodeURIComponent('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
     expectKesError(() => parseForwardedCertificate(junk), 'ERR_KES_PROXY_INVALID_CERT', 'invalid client certificate');
+  });
+
+  it('refuses a forwarded CA:TRUE certificate (never a client identity)', () => {
+    const ca = createSelfSignedCertificate({ commonName: 'forwarded CA', isCA: true });
+    const escaped = encodeURIComponent(ca.certificatePem);
+    expectKesError(() => parseForwardedCertificate(escaped), 'ERR_KES_PROXY_INVALID_CERT', 'invalid client certificate');
   });
 
   it('round-trips a generated certificate escaped like Go url.QueryEscape', () => {

@@ -87,22 +87,30 @@ export function isCACertificate(cert: X509Certificate | Uint8Array): boolean {
 }
 
 /**
- * The identity of a TLS peer from the certificates it presented (§5.1): CA
- * certificates are dropped and exactly one certificate must remain.
+ * The identity of a TLS peer (§5.1): the hash of the certificate its handshake
+ * authenticated, and of nothing else.
  *
- * @throws KesError `ERR_KES_CLIENT_CERT_REQUIRED` if no non-CA certificate was presented
- * @throws KesError `ERR_KES_TOO_MANY_CLIENT_CERTS` if more than one non-CA certificate was presented
+ * `leaf` MUST be the certificate whose private key the peer proved it holds, i.e. the
+ * first certificate of its TLS Certificate message (`socket.getPeerX509Certificate()`).
+ * `chain` is whatever else it sent; no signature on it was checked (with `tls.auth: off`
+ * nothing is), so it is chain material only and never an identity.
+ *
+ * Threat: a client that appends a forged certificate carrying the admin's public key
+ * (and naming its own leaf's issuer) must not become the admin. Upstream KES drops CA
+ * certificates from the presented list and identifies the one that remains, which is
+ * exactly that forgery; here a `CA:TRUE` leaf is refused outright instead of skipped.
+ * A second non-CA certificate in the chain is refused as upstream does.
+ *
+ * @throws KesError `ERR_KES_CLIENT_CERT_REQUIRED` if there is no leaf or the leaf is a CA certificate
+ * @throws KesError `ERR_KES_TOO_MANY_CLIENT_CERTS` if the chain holds another non-CA certificate
  * @example
- * const identity = identifyPeer([socket.getPeerX509Certificate()!]);
+ * const identity = identifyPeer(socket.getPeerX509Certificate());
  */
-export function identifyPeer(certificates: readonly X509Certificate[]): string {
-  let leaf: X509Certificate | undefined;
-  for (const cert of certificates) {
-    if (isCACertificate(cert)) continue;
-    if (leaf !== undefined) throw new KesError('ERR_KES_TOO_MANY_CLIENT_CERTS');
-    leaf = cert;
+export function identifyPeer(leaf: X509Certificate | undefined, chain: readonly X509Certificate[] = []): string {
+  if (leaf === undefined || isCACertificate(leaf)) throw new KesError('ERR_KES_CLIENT_CERT_REQUIRED');
+  for (const cert of chain) {
+    if (!isCACertificate(cert)) throw new KesError('ERR_KES_TOO_MANY_CLIENT_CERTS');
   }
-  if (leaf === undefined) throw new KesError('ERR_KES_CLIENT_CERT_REQUIRED');
   return identityOfCertificate(leaf);
 }
 
@@ -132,7 +140,8 @@ export function identitiesEqual(a: string, b: string): boolean {
  * @throws KesError `ERR_KES_PROXY_NO_CERT` if the header is absent or empty
  * @throws KesError `ERR_KES_PROXY_TOO_MANY_CERTS` if more than one certificate was forwarded
  * @throws KesError `ERR_KES_PROXY_INVALID_CERT` if the value cannot be unescaped, has no
- *   PEM `CERTIFICATE` block, or does not parse as X.509
+ *   PEM `CERTIFICATE` block, does not parse as X.509, or is a CA certificate (`CA:TRUE`
+ *   is never a client identity, as for direct clients: see {@link identifyPeer})
  * @example
  * const cert = parseForwardedCertificate(req.headers['x-tls-client-cert']);
  * const identity = identityOfCertificate(cert);
@@ -161,6 +170,7 @@ export function parseForwardedCertificate(headerValue: string | readonly string[
     const cert = new X509Certificate(first.bytes);
     // Make sure our own DER walker can read it too, so identityOfCertificate cannot fail later.
     certificateParts(cert.raw);
+    if (isCACertificate(cert)) throw new Error('a CA certificate is not a client certificate');
     return cert;
   } catch (e) {
     throw new KesError('ERR_KES_PROXY_INVALID_CERT', [], { cause: e });

@@ -36,7 +36,11 @@ import { FakeRequest, FakeResponse } from './internal/inject.js';
 export interface PeerInfo {
   /** false when the request did not arrive over TLS (→ 400 'insecure connection: TLS is required' on authenticated routes). */
   readonly tls: boolean;
-  /** The certificates the client presented (leaf first, then any chain it sent); empty if none. */
+  /**
+   * The certificates the client presented, empty if none. The first MUST be the leaf the TLS
+   * handshake authenticated (the only one that can become the identity); the rest are chain
+   * material whose signatures may never have been checked.
+   */
   readonly certificates: readonly X509Certificate[];
   readonly remoteAddress?: string;
 }
@@ -51,7 +55,10 @@ export interface InjectRequest {
   body?: string | Uint8Array;
   /** Caller identity (hex): the test stands in for TLS. Takes precedence over `certificates`. */
   identity?: string;
-  /** Client certificates: run the full identification. Neither this nor `identity` = no client certificate. */
+  /**
+   * Client certificates, the authenticated leaf first: run the full identification.
+   * Neither this nor `identity` = no client certificate.
+   */
   certificates?: readonly X509Certificate[];
   /** Whether the request "arrived over TLS" (default true). */
   tls?: boolean;
@@ -388,7 +395,7 @@ class Handler implements KesHandler {
       let cached = this.#identities.get(certs);
       if (cached === undefined) {
         try {
-          cached = identifyPeer(certs);
+          cached = identifyPeer(certs[0], certs.slice(1));
         } catch (e) {
           cached = isKesError(e) ? e : new KesError('ERR_KES_CLIENT_CERT_REQUIRED', [], { cause: e });
         }

@@ -59,15 +59,25 @@ type PeerSocket = TLSSocket & { [kPeer]?: PeerInfo };
 const NO_PEER: PeerInfo = Object.freeze({ tls: false, certificates: Object.freeze([]) as readonly X509Certificate[] });
 
 /**
- * The certificates the client presented: leaf first, then the chain, walking
- * `issuerCertificate` until it repeats (a self-signed root points to itself).
+ * The certificates the client presented: first the leaf the handshake authenticated
+ * (`getPeerX509Certificate()`: the peer proved it holds this key), then the chain Node
+ * links to it by issuer name, walking `issuerCertificate` until it repeats.
+ *
+ * Threat: the chain is linked by *names* only, and with `tls.auth: off` no signature on
+ * it is checked, so an attacker can append a certificate with anyone's public key. Only
+ * the first entry may ever become an identity (see `identifyPeer`).
  */
 function peerCertificates(socket: TLSSocket): X509Certificate[] {
-  const leaf = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-  if (!leaf?.raw) return [];
-  const out: X509Certificate[] = [];
-  const seen = new Set<string>();
-  let c: DetailedPeerCertificate | undefined = leaf;
+  // Order matters: in Node 20, getPeerX509Certificate() on a server socket empties what a
+  // later getPeerCertificate(true) reports as the chain, so the chain is read first.
+  const detailed = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
+  const leaf = socket.getPeerX509Certificate();
+  if (leaf === undefined) return [];
+  // Both name the certificate the handshake authenticated; refuse the connection if not.
+  if (!detailed?.raw?.equals(leaf.raw)) throw new Error('peer certificate mismatch');
+  const out: X509Certificate[] = [leaf];
+  const seen = new Set<string>([leaf.fingerprint256]);
+  let c = detailed.issuerCertificate;
   while (c?.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
     out.push(new X509Certificate(c.raw));
