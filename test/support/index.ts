@@ -17,8 +17,8 @@ import type { KesError } from '@kes/core';
 /** Root of the repository (the directory holding `vitest.config.ts`). */
 export const repoRoot: string = fileURLToPath(new URL('../..', import.meta.url));
 
-/** `<repo root>/../shared/reference/vectors.json`: the read-only known-answer vectors. */
-export const vectorsPath: string = join(repoRoot, '..', 'shared', 'reference', 'vectors.json');
+/** `<repo root>/test/vectors/vectors.json`: the known-answer vectors, copied unchanged from the KES reference. */
+export const vectorsPath: string = join(repoRoot, 'test', 'vectors', 'vectors.json');
 
 let vectorsCache: unknown;
 
