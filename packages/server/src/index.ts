@@ -9,6 +9,7 @@ export type {
   CacheOptions,
   TlsOptions,
   LogOptions,
+  ConnectionLimits,
 } from './options.js';
 
 // HTTPS / HTTP/2 server around the handler (./server.ts)

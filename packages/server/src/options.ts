@@ -45,6 +45,21 @@ export interface TlsOptions {
 }
 
 /**
+ * Connection limits of `createKesServer()`. Every limit has a value: a client must not be
+ * able to hold a connection, or many of them, for free (docs/security.md, finding 2).
+ */
+export interface ConnectionLimits {
+  /** Most open connections (TLS handshakes included); more are refused at accept. Default 10 000. */
+  readonly maxConnections?: number;
+  /** Time to complete the TLS handshake and to receive a request's headers, in ms. Default 5 000 (upstream's header timeout). */
+  readonly headersTimeoutMs?: number;
+  /** Time to receive a whole request, headers and body, in ms (at least `headersTimeoutMs`). Default 30 000. */
+  readonly requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, in ms. Default 90 000 (upstream's). */
+  readonly idleTimeoutMs?: number;
+}
+
+/**
  * Log settings. Levels as upstream: `'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off'`.
  * These gate the console streams only; `/v1/log/*` subscribers and `handler.on()`
  * listeners always receive every event.
@@ -78,6 +93,8 @@ export interface KesServerOptions {
   readonly log?: LogOptions;
   /** Keys created at start (and on reload) if missing. */
   readonly keys?: readonly { readonly name: string }[];
+  /** Connection limits (HTTPS server only; the in-process handler has no connections). */
+  readonly limits?: ConnectionLimits;
   /** Listen address `host:port` (default `0.0.0.0:7373`). */
   readonly address?: string;
   /** What `/version` and `/v1/status` report (default: this package's version, commit `<unknown>`). */

@@ -13,7 +13,7 @@ import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { KesError } from '@kes/core';
 import { createKesHandler } from './handler.js';
 import type { KesHandler, PeerInfo } from './handler.js';
-import type { KesServerOptions } from './options.js';
+import type { ConnectionLimits, KesServerOptions } from './options.js';
 import { clientAuthMode, loadTlsMaterial } from './tls.js';
 import type { ClientAuthMode, TlsMaterial } from './tls.js';
 
@@ -46,9 +46,18 @@ export interface KesServer {
   close(options?: { timeoutMs?: number }): Promise<void>;
 }
 
-/** Idle keep-alive timeout (spec §1: 90 s), header read timeout (5 s). */
-const KEEP_ALIVE_TIMEOUT_MS = 90_000;
-const HEADER_TIMEOUT_MS = 5_000;
+/** Defaults of `ConnectionLimits`: idle keep-alive 90 s and header read 5 s as upstream (spec §1). */
+const DEFAULT_LIMITS: Required<ConnectionLimits> = Object.freeze({
+  maxConnections: 10_000,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 90_000,
+});
+/**
+ * After a reply that left the request body unread, the connection gets a FIN and is then read
+ * (and discarded) for this long before it is closed, so the client sees the reply, not a reset.
+ */
+const UNREAD_BODY_LINGER_MS = 500;
 const DEFAULT_RELOAD_INTERVAL_MS = 15 * 60_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
@@ -86,6 +95,49 @@ function peerCertificates(socket: TLSSocket): X509Certificate[] {
   return out;
 }
 
+/**
+ * Called when a reply has been sent. If the client has not finished sending its body (the
+ * route never reads one, or the reply came first: 403, 404, 400 for a declared length over
+ * the limit), the connection is not kept alive.
+ *
+ * Threat: after a reply Node would otherwise keep reading and discarding the body, with no
+ * limit: a client promising `Content-Length: 999999999` and trickling a byte every few
+ * seconds held its connection for as long as it liked. The FIN goes out after the reply; the
+ * rest of the body is read for a short linger only, so the client sees the reply rather than
+ * a reset, and the connection is then destroyed.
+ */
+function closeIfBodyUnread(req: IncomingMessage): void {
+  if (req.complete) return;
+  const socket = req.socket;
+  socket.end();
+  setTimeout(() => socket.destroy(), UNREAD_BODY_LINGER_MS).unref();
+}
+
+/** True if the request announces a body (HTTP/1.1: a non-zero Content-Length, or Transfer-Encoding). */
+function hasBody(req: AnyRequest): boolean {
+  const h = req.headers;
+  return (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined;
+}
+
+/** Validates the connection limits and fills in the defaults. */
+function resolveLimits(limits: ConnectionLimits | undefined): Required<ConnectionLimits> {
+  const out = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof ConnectionLimits)[]) {
+    const v = limits?.[key];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v <= 0) {
+      throw new KesError('ERR_KES_INVALID_ARGUMENT', [`limits.${key} must be a positive integer`]);
+    }
+    out[key] = v;
+  }
+  // Node measures both from the request's start; headers cannot be allowed longer than the whole.
+  if (limits?.headersTimeoutMs === undefined) out.headersTimeoutMs = Math.min(out.headersTimeoutMs, out.requestTimeoutMs);
+  if (out.headersTimeoutMs > out.requestTimeoutMs) {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['limits.headersTimeoutMs must not exceed limits.requestTimeoutMs']);
+  }
+  return out;
+}
+
 function parseAddress(address: string | undefined): { host: string | undefined; port: number } {
   const a = address ?? '0.0.0.0:7373';
   const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(a);
@@ -107,6 +159,7 @@ class KesServerImpl implements KesServer {
   readonly #server: AnyServer;
   readonly #handler: KesHandler;
   readonly #http2: boolean;
+  readonly #limits: Required<ConnectionLimits>;
   #options: KesServerOptions;
   #auth: 'on' | 'off';
   #mode: ClientAuthMode;
@@ -123,6 +176,8 @@ class KesServerImpl implements KesServer {
     this.#options = options;
     this.#handler = handler;
     this.#http2 = options.tls?.http2 === true;
+    const limits = resolveLimits(options.limits);
+    this.#limits = limits;
     this.#auth = material.auth;
     this.#mode = clientAuthMode(material.auth, handler.allowsAnonymousHandshake);
 
@@ -134,7 +189,7 @@ class KesServerImpl implements KesServer {
       requestCert: true,
       rejectUnauthorized: false,
       // Go bounds the handshake by the header timeout; Node's default is 120 s (slowloris).
-      handshakeTimeout: HEADER_TIMEOUT_MS,
+      handshakeTimeout: limits.headersTimeoutMs,
     };
     const onRequest = (req: AnyRequest, res: AnyResponse): void => this.#onRequest(req, res);
     if (this.#http2) {
@@ -146,13 +201,18 @@ class KesServerImpl implements KesServer {
         { ...tlsOptions, ALPNProtocols: ['http/1.1'], connectionsCheckingInterval: 1_000 } as HttpsServerOptions,
         onRequest as (req: IncomingMessage, res: ServerResponse) => void,
       );
-      server.headersTimeout = HEADER_TIMEOUT_MS;
-      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-      // No global request timeout: the handler applies per-route timeouts (spec §2).
-      server.requestTimeout = 0;
+      // Threat: slow clients holding connections (slowloris). Headers must arrive within
+      // headersTimeoutMs and the whole request within requestTimeoutMs (Node answers 408 and
+      // closes); the handler's per-route timeouts (spec §2) bound the handling itself.
+      server.headersTimeout = limits.headersTimeoutMs;
+      server.requestTimeout = limits.requestTimeoutMs;
+      server.keepAliveTimeout = limits.idleTimeoutMs;
+      // No socket inactivity timeout: a log stream may be quiet for long and is not idle.
       server.timeout = 0;
       this.#server = server;
     }
+    // Threat: connection floods. Beyond the cap, new TCP connections are closed at accept.
+    this.#server.maxConnections = limits.maxConnections;
     // Interpose on 'secureConnection' so that a rejected client never reaches the HTTP layer
     // (neither the HTTP/1 parser nor an HTTP/2 session is created for it).
     const downstream = this.#server.listeners('secureConnection') as ((s: TLSSocket) => void)[];
@@ -226,6 +286,7 @@ class KesServerImpl implements KesServer {
       }
     });
     if (this.#closing !== undefined) this.#noKeepAlive(res);
+    if (!this.#http2 && hasBody(req)) res.once('finish', () => closeIfBodyUnread(req as IncomingMessage));
     this.#handler.handle(req, res, peer);
   }
 
@@ -238,13 +299,13 @@ class KesServerImpl implements KesServer {
     }
   }
 
-  /** HTTP/2 idle timeout: close a session gracefully after 90 s without an open stream. */
+  /** HTTP/2 idle timeout: close a session gracefully after the idle timeout without an open stream. */
   #onSession(session: Http2Session): void {
     this.#sessions.add(session);
     let active = 0;
     let idle: NodeJS.Timeout | undefined;
     const arm = (): void => {
-      idle = setTimeout(() => session.close(), KEEP_ALIVE_TIMEOUT_MS);
+      idle = setTimeout(() => session.close(), this.#limits.idleTimeoutMs);
       idle.unref();
     };
     arm();
@@ -368,11 +429,15 @@ class KesServerImpl implements KesServer {
  * certificate and authenticated routes answer `400 tls: client certificate is required`.
  * Certificate files are re-read on `reload()` and every `tls.reloadIntervalMs` (15 min).
  *
- * HTTP: header timeout 5 s, keep-alive 90 s, no global request timeout.
+ * HTTP: handshake and header timeout 5 s, whole-request timeout 30 s, keep-alive 90 s, at most
+ * 10 000 connections (all set by `options.limits`); a reply that leaves the request body unread
+ * closes the connection. TLS 1.2 offers only ECDHE suites with AES-GCM or ChaCha20-Poly1305;
+ * renegotiation is refused.
  *
  * @throws KesError `ERR_KES_INVALID_CERTIFICATE` (e.g. the server certificate has no DNS/IP SAN),
  *   `ERR_KES_INVALID_ARGUMENT` (missing or unreadable TLS files, wrong key password, key not
- *   matching the certificate, bad `tls.auth`, bad `address`), and anything `createKesHandler` throws.
+ *   matching the certificate, bad `tls.auth`, bad `address`, a limit that is not a positive integer),
+ *   and anything `createKesHandler` throws.
  * @example
  * const server = await createKesServer({
  *   admin: adminIdentity,
@@ -398,6 +463,7 @@ export async function createKesServerWith(
 ): Promise<KesServer> {
   // Validate transport settings before the handler creates keys or starts timers.
   parseAddress(options.address);
+  resolveLimits(options.limits);
   const material = await loadTlsMaterial(options.tls);
   const handler = await createHandler(options);
   try {

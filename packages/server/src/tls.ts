@@ -2,7 +2,7 @@
 // (inline PEM or files), validating them the way upstream KES does at startup, and
 // turning them into `tls.createSecureContext()` options. Used by server.ts at start,
 // on reload() and by the periodic certificate reload.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, constants, createPrivateKey } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
@@ -29,6 +29,30 @@ export interface TlsMaterial {
   /** `tls.auth`, normalised. */
   readonly auth: 'on' | 'off';
 }
+
+/**
+ * TLS 1.2 suites: ECDHE only (forward secrecy) with an AEAD (AES-GCM, ChaCha20-Poly1305).
+ * Threat: Node's default list still offers CBC/SHA-1 suites (ECDHE-ECDSA-AES128-SHA, …) and,
+ * with RSA certificates, static-RSA key exchange. TLS 1.3 keeps its three standard suites.
+ * Go clients (MinIO) offer all of these, so nothing a KES client uses is lost.
+ */
+export const TLS_CIPHERS: string = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/**
+ * OpenSSL options: no renegotiation at all (threat: client-initiated renegotiation is a
+ * CPU-exhaustion lever and has no use for KES clients), and the server's suite order wins.
+ */
+const TLS_SECURE_OPTIONS = constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_CIPHER_SERVER_PREFERENCE;
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/g;
 const PRIVATE_KEY_TYPES = new Set(['PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
@@ -132,6 +156,8 @@ async function readCaPems(tls: TlsOptions): Promise<string[]> {
  * Reads and validates the server's TLS material from `options` (inline PEM or files;
  * files are read again on every call, which is how certificate reloads work).
  *
+ * The context allows TLS 1.2 and 1.3 only, {@link TLS_CIPHERS} only, and no renegotiation.
+ *
  * Checks: the certificate parses and has at least one DNS or IP SAN, the private key
  * (optionally encrypted — PKCS#8 or legacy `Proc-Type: 4,ENCRYPTED` — with `password`)
  * decrypts and matches the certificate, CA files hold only certificates, `auth` is
@@ -174,6 +200,8 @@ export async function loadTlsMaterial(options: TlsOptions | undefined): Promise<
     // With `auth: on` and no CA configured, Node falls back to its root store, as Go does.
     ...(ca.length > 0 ? { ca } : {}),
     minVersion: 'TLSv1.2',
+    ciphers: TLS_CIPHERS,
+    secureOptions: TLS_SECURE_OPTIONS,
   };
   return { secureContext, leaf, auth };
 }

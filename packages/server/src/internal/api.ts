@@ -30,7 +30,7 @@ import { METRICS_CONTENT_TYPE } from './metrics.js';
 import type { LogHub } from './logs.js';
 import type { RouteDeadline } from './deadline.js';
 import { statusBody } from './system.js';
-import { flatObject, utf8 } from './flat-json.js';
+import { exceedsSeparatorBudget, flatObject, utf8 } from './flat-json.js';
 import { isPassThroughStoreError } from './cache.js';
 
 /** Handler-wide facts that survive reloads. */
@@ -93,6 +93,7 @@ async function readJson(ctx: Ctx, code: BodyCode, emptyOk: boolean): Promise<Obj
   if (body === BODY_TOO_LARGE) throw new KesError(code);
   if (body.length === 0 && emptyOk && ctx.req.headers['transfer-encoding'] === undefined) return undefined;
   const text = utf8.decode(body);
+  if (exceedsSeparatorBudget(text)) throw new KesError(code);
   const flat = flatObject(text);
   if (flat !== undefined) return flat;
   let v: unknown;
