@@ -145,19 +145,31 @@ describe('vault key store failure mapping (fake Vault)', () => {
   });
 
   it('the background seal probe makes operations fail fast while Vault is sealed', async () => {
-    const store = open({ statusPingMs: 50 });
-    mode = 'ok';
-    await expectKesError(store.get('k'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
-    mode = 'sealed';
-    await new Promise((r) => setTimeout(r, 200));
-    const before = seen.filter((s) => !s.url.startsWith('/v1/sys/health')).length;
-    const e = await settle(store.get('k'));
-    await expectKesError(Promise.reject(e), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
-    expect(String((e as Error).cause)).toBe('Error: vault: sealed');
-    expect(seen.filter((s) => !s.url.startsWith('/v1/sys/health')).length).toBe(before); // nothing sent
-    mode = 'ok';
-    await new Promise((r) => setTimeout(r, 200));
-    await expectKesError(store.get('k'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    const store = createVaultKeyStore({ endpoint, token: TOKEN, statusPingMs: 50 } as VaultKeyStoreOptions);
+    const probes = (): number => seen.filter((s) => s.url.startsWith('/v1/sys/health')).length;
+    // Waits until the store has seen two more probe answers in the current mode (no fixed sleep:
+    // the probe is sequential, so the second arrival means the first answer was processed).
+    const twoProbes = async (): Promise<void> => {
+      const from = probes();
+      await expect.poll(() => probes() - from, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(2);
+    };
+    try {
+      mode = 'ok';
+      await expectKesError(store.get('k'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+      mode = 'sealed';
+      await twoProbes();
+      const before = seen.filter((s) => !s.url.startsWith('/v1/sys/health')).length;
+      const e = await settle(store.get('k'));
+      await expectKesError(Promise.reject(e), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
+      expect(String((e as Error).cause)).toBe('Error: vault: sealed');
+      expect(seen.filter((s) => !s.url.startsWith('/v1/sys/health')).length).toBe(before); // nothing sent
+      mode = 'ok';
+      await twoProbes();
+      await expectKesError(store.get('k'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    } finally {
+      // Closed here, not in afterAll: its 50 ms probes must not land in later tests' request log.
+      await store.close();
+    }
   });
 
   it('a hanging Vault is cut off after requestTimeoutMs', async () => {
