@@ -1,5 +1,5 @@
 // `kes identity new` and `kes identity of`, run in-process through main().
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -51,6 +51,54 @@ describe('kes identity new', () => {
     expect(forced.code).toBe(0);
     expect(readFileSync(key, 'utf8')).not.toBe(before);
     expect(statSync(key).mode & 0o777).toBe(0o600);
+  });
+
+  it('--force replaces a symlink at the key path itself and leaves its target untouched', async () => {
+    const target = join(dir, 'victim.txt');
+    writeFileSync(target, 'do not touch', { mode: 0o644 });
+    const key = join(dir, 'link.key');
+    const cert = join(dir, 'link.cert');
+    symlinkSync(target, key);
+    const r = await run(['identity', 'new', '--key', key, '--cert', cert, '--force']);
+    expect(r.code).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe('do not touch');
+    expect(statSync(target).mode & 0o777).toBe(0o644);
+    const st = lstatSync(key);
+    expect(st.isFile()).toBe(true); // a regular file now, not the symlink
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(ApiKey.fromPrivateKey(readFileSync(key, 'utf8')).identity).toBe(r.stdout.trim());
+    // No temp file is left behind.
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('--force never writes the new private key into the old (0644, hard-linked) file', async () => {
+    const key = join(dir, 'old.key');
+    const cert = join(dir, 'old.cert');
+    writeFileSync(key, 'old world-readable key', { mode: 0o644 });
+    const other = join(dir, 'old-key-elsewhere');
+    linkSync(key, other); // a second name for the same inode, e.g. a backup someone can read
+    const before = statSync(key).ino;
+    const r = await run(['identity', 'new', '--key', key, '--cert', cert, '--force']);
+    expect(r.code).toBe(0);
+    expect(readFileSync(other, 'utf8')).toBe('old world-readable key');
+    expect(statSync(key).ino).not.toBe(before); // a fresh file, 0600 from its creation
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+  });
+
+  it('without --force refuses a symlink at the key path, also a dangling one', async () => {
+    const cert = join(dir, 'd.cert');
+    writeFileSync(join(dir, 'victim2.txt'), 'do not touch');
+    for (const target of [join(dir, 'does-not-exist'), join(dir, 'victim2.txt')]) {
+      const key = join(dir, `d-${target.endsWith('exist') ? 'dangling' : 'live'}.key`);
+      symlinkSync(target, key);
+      const r = await run(['identity', 'new', '--key', key, '--cert', cert]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`Error: refusing to overwrite '${key}': it already exists (use --force to replace it)\n`);
+      expect(readlinkSync(key)).toBe(target);
+    }
+    expect(() => statSync(join(dir, 'does-not-exist'))).toThrow();
+    expect(readFileSync(join(dir, 'victim2.txt'), 'utf8')).toBe('do not touch');
+    expect(() => statSync(cert)).toThrow();
   });
 
   it('prints --json', async () => {

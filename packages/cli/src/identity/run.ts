@@ -1,7 +1,8 @@
 // `kes identity new` and `kes identity of`.
-import { createPrivateKey } from 'node:crypto';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { createPrivateKey, randomBytes } from 'node:crypto';
+import { lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { basename, dirname, join } from 'node:path';
 import { ApiKey, KesError, createSelfSignedCertificate, identityOfCertificate, parseDuration } from '@kes/core';
 import type { IdentityNewArgs, IdentityOfArgs } from '../commands/identity.js';
 import { paint, println } from '../internal/context.js';
@@ -10,12 +11,71 @@ import { UsageError } from '../internal/usage-error.js';
 
 const DEFAULT_EXPIRY = '720h';
 
+/** True if anything has this name, a dangling symlink included (lstat does not follow it). */
 async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await lstat(path);
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Writes `data` to a new file created with `mode` (O_CREAT|O_EXCL), fsyncs it and
+ * closes it. Removes the file again if writing fails, so no torn file is left.
+ */
+async function writeNewFile(path: string, data: string, mode: number): Promise<void> {
+  // O_EXCL also refuses a symlink (even a dangling one): nothing is written through it.
+  const handle = await open(path, 'wx', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+}
+
+/**
+ * Writes `data` to `path` with `mode` from the moment the file exists.
+ *
+ * Without `replace` the file is created exclusively: anything already at `path`
+ * (a file, a directory, a symlink, even a dangling one) fails with EEXIST.
+ *
+ * With `replace` the data goes to a fresh temp file in the same directory, which
+ * is then renamed over `path`. This stops two threats of writing in place: a
+ * symlink planted at `path` would redirect the secret to (and clobber) its
+ * target, and an existing file with wider permissions (or hard-linked elsewhere)
+ * would hold the new private key until a later chmod. `rename` replaces the
+ * directory entry itself, never what a symlink points to.
+ */
+async function writeFileSafely(path: string, data: string, mode: number, replace: boolean): Promise<void> {
+  if (!replace) return writeNewFile(path, data, mode);
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+  await writeNewFile(temp, data, mode);
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(dirname(path));
+}
+
+/** Best effort: makes a rename durable. Not every platform can open a directory (Windows). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    /* the file itself is synced; only the directory entry may be lost on a crash */
   }
 }
 
@@ -72,16 +132,24 @@ export async function runIdentityNew(args: IdentityNewArgs, ctx: CliContext): Pr
     extKeyUsage: ['serverAuth', 'clientAuth'],
   });
   const keyPem = apiKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const flag = args.force ? 'w' : 'wx';
-  try {
-    // The private key is a secret: owner-only permissions, also when replacing a file.
-    await writeFile(keyPath, keyPem, { mode: 0o600, flag });
-    await chmod(keyPath, 0o600);
-    await writeFile(certPath, cert.certificatePem, { mode: 0o644, flag });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'EEXIST' ? 'it already exists (use --force to replace it)' : e.code === 'EACCES' ? 'permission denied' : e.code === 'ENOENT' ? 'no such directory' : (e.code ?? 'write failed');
-    throw new KesError('ERR_KES_INVALID_ARGUMENT', [`cannot write '${e.path ?? keyPath}': ${why}`], { cause: err });
+  // The private key is a secret: owner-only permissions from creation, also when replacing a file.
+  const outputs = [
+    [keyPath, keyPem, 0o600],
+    [certPath, cert.certificatePem, 0o644],
+  ] as const;
+  for (const [path, data, mode] of outputs) {
+    try {
+      await writeFileSafely(path, data, mode, args.force === true);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'EEXIST' ? 'it already exists (use --force to replace it)'
+        : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+        : code === 'ENOENT' ? 'no such directory'
+        : code === 'EISDIR' ? 'is a directory'
+        : (code ?? 'write failed');
+      throw new KesError('ERR_KES_INVALID_ARGUMENT', [`cannot write '${path}': ${why}`], { cause: err });
+    }
   }
 
   if (args.json) {
