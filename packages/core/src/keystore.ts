@@ -44,6 +44,10 @@ export interface KeyStoreListResult {
  *   implementation SHOULD re-check anything that could escape its namespace.
  * - After `close()` every call SHOULD fail with `ERR_KES_KEYSTORE_UNAVAILABLE`.
  * - Error messages and causes MUST NOT contain key values.
+ * - Buffers are never shared: `create` MUST copy what it keeps and MUST NOT
+ *   read `value` after its promise settles, because the server wipes `value`
+ *   then; `get` MUST return a buffer that the caller owns, because the server
+ *   wipes it after parsing.
  */
 export interface KeyStore {
   /** A short name for logs and the start-up banner, e.g. `fs:/var/kes/keys`. */

@@ -5,6 +5,7 @@
  */
 import { KesError } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import { copyBytes } from './internal/bytes.js';
 import { checkCall } from './internal/call.js';
 import { listPage } from './internal/list.js';
 
@@ -22,7 +23,7 @@ class MemoryKeyStore implements KeyStore {
   constructor(initial: Iterable<readonly [string, Uint8Array]> | undefined) {
     for (const [name, value] of initial ?? []) {
       if (this.#keys.has(name)) throw new KesError('ERR_KES_KEY_EXISTS');
-      this.#keys.set(name, value.slice());
+      this.#keys.set(name, copyBytes(value));
     }
   }
 
@@ -31,7 +32,7 @@ class MemoryKeyStore implements KeyStore {
     // Check and insert happen in one synchronous step, so concurrent creates cannot both win.
     if (this.#keys.has(name)) throw new KesError('ERR_KES_KEY_EXISTS');
     // Copy in: a caller mutating its buffer later must not change the stored key.
-    this.#keys.set(name, value.slice());
+    this.#keys.set(name, copyBytes(value));
   }
 
   async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
@@ -39,7 +40,7 @@ class MemoryKeyStore implements KeyStore {
     const value = this.#keys.get(name);
     if (value === undefined) throw new KesError('ERR_KES_KEY_NOT_FOUND');
     // Copy out: a caller mutating (or zeroing) the result must not change the stored key.
-    return value.slice();
+    return copyBytes(value);
   }
 
   async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { KesError, isValidName } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import { copyBytes } from './internal/bytes.js';
 import { VaultTokenSource } from './internal/vault-auth.js';
 import { VaultHttpClient, dig, vaultErrors } from './internal/vault-http.js';
 import type { VaultRequest, VaultResponse } from './internal/vault-http.js';
@@ -121,7 +122,7 @@ class VaultKeyStore implements KeyStore {
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
     const signal = this.#enter(name, options);
-    const copy = value.slice(); // the caller may reuse its buffer while we wait on Vault
+    const copy = copyBytes(value); // the caller may reuse (or wipe) its buffer while we wait on Vault
     if (this.#o.version === 'v2') {
       const field = await this.#wrap(name, copy, signal);
       // cas: 0 makes Vault refuse the write if any version exists: atomic create-only.

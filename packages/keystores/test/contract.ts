@@ -198,6 +198,20 @@ export function runKeyStoreContract(
       expect(await store.get(key)).toEqual(copy);
     });
 
+    it('values are not shared with the caller, also when they are Node Buffers', async () => {
+      // Buffer#slice() is a view, not a copy: a store that "copies" with it shares memory
+      // with the server, which wipes its encoded keys after create and after get.
+      const key = `${prefix}-copy-buffer`;
+      const value = Buffer.from(binaryValue(16));
+      const copy = Uint8Array.from(value);
+      await create(key, value);
+      value.fill(0);
+      const got = await store.get(key);
+      expect(new Uint8Array(got)).toEqual(copy);
+      got.fill(0);
+      expect(new Uint8Array(await store.get(key))).toEqual(copy);
+    });
+
     it('accepts awkward valid names, and names are case-sensitive', async () => {
       const tag = randomBytes(4).toString('hex');
       const digits = Array.from({ length: 24 }, () => String(randomInt(10))).join('');

@@ -5,6 +5,7 @@
  * `SecretBinary`, which upstream reads as well (it takes `SecretString` when
  * present, else `SecretBinary`).
  */
+import { copyBytes } from './bytes.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8 = new TextEncoder();
@@ -21,7 +22,7 @@ export function encodeAwsSecret(value: Uint8Array): AwsSecretPayload {
   try {
     text = strictUtf8.decode(value);
   } catch {
-    return { SecretBinary: value.slice() };
+    return { SecretBinary: copyBytes(value) };
   }
   return { SecretString: text };
 }
@@ -33,6 +34,6 @@ export function encodeAwsSecret(value: Uint8Array): AwsSecretPayload {
  */
 export function decodeAwsSecret(out: { SecretString?: string | undefined; SecretBinary?: Uint8Array | undefined }): Uint8Array | undefined {
   if (typeof out.SecretString === 'string') return utf8.encode(out.SecretString);
-  if (out.SecretBinary instanceof Uint8Array) return out.SecretBinary.slice();
+  if (out.SecretBinary instanceof Uint8Array) return copyBytes(out.SecretBinary);
   return undefined;
 }

@@ -308,12 +308,19 @@ function encodeOnce(key: MasterKey): Uint8Array {
   }
 }
 
-/** Creates `name` in the key store (create-only) and answers with an empty 200. */
+/**
+ * Creates `name` in the key store (create-only) and answers with an empty 200.
+ * Takes ownership of `value` (the encoded key) and wipes it once the store is done.
+ */
 async function storeNewKey(ctx: Ctx, name: string, value: Uint8Array): Promise<number> {
   try {
     await ctx.state.store.create(name, value, { signal: signalOf(ctx) });
   } catch (e) {
     throw storeError(e, 'ERR_KES_CREATE_KEY_FAILED');
+  } finally {
+    // Key material must not linger in the heap after the request. Safe: a store copies
+    // what it keeps and does not read `value` after create settles (KeyStore contract).
+    value.fill(0);
   }
   return replyEmpty(ctx.res);
 }

@@ -108,7 +108,14 @@ export class KeyCache {
     // A single-flight fetch is shared: it must not be aborted by one waiter's timeout.
     void signal;
     const value = await this.store.get(name);
-    const key = MasterKey.parse(value);
+    let key: MasterKey;
+    try {
+      key = MasterKey.parse(value); // copies the key bytes it keeps
+    } finally {
+      // The encoded key is ours (`get` hands out a buffer the caller owns): wipe it so
+      // key material lives only inside the cached MasterKey, which is zeroed on eviction.
+      value.fill(0);
+    }
     if (this.#closed || gen !== this.#generation) {
       // Raced an eviction: serve it once, never cache it, zero it afterwards.
       destroyLater(key);

@@ -140,6 +140,8 @@ export async function createDeclaredKeys(state: State): Promise<void> {
       await state.store.create(name, value);
     } catch (e) {
       if (!isKesError(e, 'ERR_KES_KEY_EXISTS')) throw e;
+    } finally {
+      value.fill(0); // ours: the store keeps its own copy (KeyStore contract)
     }
   }
 }
