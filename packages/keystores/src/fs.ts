@@ -5,20 +5,39 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { KesError, isKesError } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
 import { checkCall } from './internal/call.js';
+import { differsOnlyByCase, platformFoldsCase, probeCaseInsensitive } from './internal/case-probe.js';
 import { isSafeKeyName } from './internal/key-name.js';
 import { listPage } from './internal/list.js';
 
 /** Options of {@link createFsKeyStore}. */
 export interface FsKeyStoreOptions {
-  /** The key directory; created (mode 0700, with parents) on first use if missing. */
+  /**
+   * The key directory; created (mode 0700, with parents) on first use if missing.
+   * An existing directory with group or other permission bits is restricted to
+   * owner-only on first use (reported through `onWarning`); if that fails, e.g.
+   * because the process does not own it, every call fails.
+   */
   readonly path: string;
+  /**
+   * Receives notices about the key directory, e.g. that its permissions were
+   * restricted. Messages name the directory and modes, never keys or values.
+   * Default: `process.emitWarning`.
+   */
+  readonly onWarning?: (message: string) => void;
+  /**
+   * Whether the file system treats names that differ only by case as one file
+   * (macOS and Windows by default). Detected on first use with a probe file when
+   * absent; set it only to override the probe. When true, a name is accepted only
+   * in the exact spelling of its directory entry.
+   */
+  readonly caseInsensitive?: boolean;
 }
 
 /** Largest value `get` reads (as upstream): a bigger file is not a key this store wrote. */
@@ -38,28 +57,87 @@ function errno(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
 
+const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+
+function defaultWarning(message: string): void {
+  process.emitWarning(message, { code: 'KES_FS_KEYSTORE' });
+}
+
 class FsKeyStore implements KeyStore {
   readonly kind: string;
   readonly #dir: string;
+  readonly #warn: (message: string) => void;
   #closed = false;
-  #ready: Promise<void> | undefined;
+  #created = false;
+  #checked: Promise<void> | undefined;
+  #caseInsensitive: Promise<boolean> | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, options: FsKeyStoreOptions) {
     this.kind = `fs:${path}`;
     this.#dir = resolve(path);
+    this.#warn = options.onWarning ?? defaultWarning;
+    if (options.caseInsensitive !== undefined) this.#caseInsensitive = Promise.resolve(options.caseInsensitive);
   }
 
-  /** Creates the directory once (0700, parents too) and checks it is one. */
-  #ensureDir(): Promise<void> {
-    this.#ready ??= (async () => {
+  /** Creates the directory (0700, parents too) if missing, then {@link #checkDir}. */
+  async #ensureDir(): Promise<void> {
+    if (!this.#created) {
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+      this.#created = true;
+    }
+    await this.#checkDir();
+  }
+
+  /**
+   * Once per store: checks the directory is one and restricts it to its owner.
+   * Threat: a directory with group/other bits (e.g. 0755, upstream's default)
+   * lets every local user list the key names and, with write bits, plant or
+   * remove keys. Does not create the directory (get/delete never do).
+   */
+  #checkDir(): Promise<void> {
+    this.#checked ??= (async () => {
       const st = await stat(this.#dir);
       if (!st.isDirectory()) throw new Error(`${this.#dir} is not a directory`);
+      if (process.platform === 'win32' || (st.mode & 0o077) === 0) return; // Windows has no mode bits to tighten
+      const wanted = st.mode & 0o700;
+      const uid = process.getuid?.();
+      const why =
+        uid !== undefined && uid !== 0 && uid !== st.uid
+          ? 'the process does not own it'
+          : await chmod(this.#dir, wanted).then(() => undefined, (e: unknown) => errno(e) ?? 'chmod failed');
+      if (why !== undefined) {
+        throw new Error(`key directory ${this.#dir} has mode ${octal(st.mode)} (group/other access) and cannot be restricted to ${octal(wanted)}: ${why}`);
+      }
+      this.#warn(`fs key store: key directory ${this.#dir} had mode ${octal(st.mode)} (group/other access); restricted it to ${octal(wanted)}`);
     })().catch((e: unknown) => {
-      this.#ready = undefined; // retry on the next call, e.g. after an operator fixed permissions
+      this.#checked = undefined; // retry on the next call, e.g. after an operator fixed permissions
       throw e;
     });
-    return this.#ready;
+    return this.#checked;
+  }
+
+  /**
+   * Whether the directory folds case (see `internal/case-probe.ts`). Probed once;
+   * where the probe cannot write (read-only directory) the platform's default is assumed.
+   */
+  #foldsCase(): Promise<boolean> {
+    this.#caseInsensitive ??= probeCaseInsensitive(this.#dir, TEMP_PREFIX).catch((e: unknown) => {
+      const code = errno(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        this.#caseInsensitive = undefined; // the directory is missing: probe again once it is back
+      }
+      return platformFoldsCase();
+    });
+    return this.#caseInsensitive;
+  }
+
+  /**
+   * On a case-insensitive directory, the exact directory entry names; otherwise
+   * `undefined` (no directory listing per call on case-sensitive systems).
+   */
+  async #entriesIfFolding(): Promise<string[] | undefined> {
+    if (!(await this.#foldsCase())) return undefined;
+    return readdir(this.#dir);
   }
 
   /** Rejects names that could address anything but a file directly inside the directory. Runs before any I/O. */
@@ -75,6 +153,18 @@ class FsKeyStore implements KeyStore {
   async #notFound(cause: unknown): Promise<KesError> {
     const dirOk = await stat(this.#dir).then((st) => st.isDirectory(), () => false);
     return dirOk ? new KesError('ERR_KES_KEY_NOT_FOUND') : new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause });
+  }
+
+  /**
+   * Threat: on a case-insensitive directory `APP-SECRET` opens `app-secret`, which
+   * would pass a policy that denies exactly `app-secret`. There a name is a key only
+   * in the exact spelling of its directory entry.
+   *
+   * @throws ERR_KES_KEY_NOT_FOUND when the directory folds case and has no entry spelled `name`
+   */
+  async #requireExactSpelling(name: string): Promise<void> {
+    const entries = await this.#entriesIfFolding();
+    if (entries !== undefined && !entries.includes(name)) throw new KesError('ERR_KES_KEY_NOT_FOUND');
   }
 
   /** fsync of the directory, so a created or removed entry survives a power loss. */
@@ -100,6 +190,10 @@ class FsKeyStore implements KeyStore {
     try {
       await this.#ensureDir();
       signal?.throwIfAborted();
+      // Case-insensitive directory: `APP-SECRET` must not be created beside (or onto) `app-secret`.
+      // link() below already fails there with EEXIST; this also covers a forced `caseInsensitive`.
+      const entries = await this.#entriesIfFolding();
+      if (entries !== undefined && differsOnlyByCase(name, entries)) throw new KesError('ERR_KES_KEY_EXISTS');
       // Write the complete value to a private temp file first, then link() it to
       // the key name: link fails with EEXIST instead of replacing an existing key,
       // and a crash leaves either the whole key or none (never a torn value).
@@ -133,6 +227,8 @@ class FsKeyStore implements KeyStore {
     const file = this.#file(name);
     let handle: FileHandle;
     try {
+      await this.#checkDir();
+      await this.#requireExactSpelling(name);
       // O_NOFOLLOW: a symlink planted in the directory must not make us read a file elsewhere.
       handle = await open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (e) {
@@ -178,6 +274,8 @@ class FsKeyStore implements KeyStore {
     checkCall(this.#closed, signal);
     const file = this.#file(name);
     try {
+      await this.#checkDir();
+      await this.#requireExactSpelling(name);
       await unlink(file);
     } catch (e) {
       const code = errno(e);
@@ -230,15 +328,18 @@ class FsKeyStore implements KeyStore {
 
 /**
  * Creates a filesystem key store (`kind` = `fs:<path>`). The directory is
- * created on first use. Create is exclusive and atomic (temp file + fsync +
- * `link()`), files get mode 0600, names that are not valid KES names are rejected
- * before any I/O, reads are capped at 1 MiB and `list` pages at 1024 names.
+ * created (0700) on first use, or an existing one restricted to its owner (with a
+ * warning). Create is exclusive and atomic (temp file + fsync + `link()`), files
+ * get mode 0600, names that are not valid KES names are rejected before any I/O,
+ * reads are capped at 1 MiB and `list` pages at 1024 names. On a case-insensitive
+ * file system a key is reachable only in the exact spelling of its file name.
  *
  * Calls reject with ERR_KES_INVALID_KEY_NAME (hostile name), ERR_KES_KEY_EXISTS,
  * ERR_KES_KEY_NOT_FOUND, ERR_KES_KEYSTORE_UNAVAILABLE (I/O error, closed store;
  * the I/O error is the `cause`) and, from `status`, ERR_KES_KEYSTORE_UNREACHABLE.
  *
- * @throws ERR_KES_INVALID_ARGUMENT if `options.path` is not a non-empty string
+ * @throws ERR_KES_INVALID_ARGUMENT if `options.path` is not a non-empty string,
+ *   `options.onWarning` is not a function or `options.caseInsensitive` not a boolean
  * @example
  * const store = createFsKeyStore({ path: '/var/lib/kes/keys' });
  * await store.create('my-key', value);
@@ -248,5 +349,11 @@ export function createFsKeyStore(options: FsKeyStoreOptions): KeyStore {
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
     throw new KesError('ERR_KES_INVALID_ARGUMENT', ['fs key store: options.path must be a non-empty directory path']);
   }
-  return new FsKeyStore(path);
+  if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['fs key store: options.onWarning must be a function']);
+  }
+  if (options.caseInsensitive !== undefined && typeof options.caseInsensitive !== 'boolean') {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['fs key store: options.caseInsensitive must be a boolean']);
+  }
+  return new FsKeyStore(path, options);
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -7,13 +8,15 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ERROR_CATALOGUE, isKesError, listAll } from '@kes/core';
 import { createFsKeyStore } from '@kes/keystores/fs';
+import { createKeyStore } from '@kes/keystores';
 import { expectKesError, runKeyStoreContract } from './contract.js';
 import { loadVectors } from '../../../test/support/index.js';
 
@@ -236,5 +239,174 @@ describe('createFsKeyStore', () => {
     const ok = createFsKeyStore({ path: freshDir() });
     expect((await ok.status()).latencyMs).toBeGreaterThanOrEqual(0);
     await ok.close();
+  });
+});
+
+describe('key directory permissions', () => {
+  /** An existing key directory with `mode`, as upstream KES (0755) or an operator left it. */
+  const existingDir = (mode: number): string => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, mode);
+    return dir;
+  };
+  const warningFor = (dir: string, from: string): string =>
+    `fs key store: key directory ${dir} had mode ${from} (group/other access); restricted it to 0700`;
+
+  it('creates the directory and its missing parents with mode 0700', async () => {
+    const dir = freshDir();
+    const store = createFsKeyStore({ path: dir, onWarning: () => expect.unreachable('no warning for a new directory') });
+    await store.list('');
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, '..')).mode & 0o777).toBe(0o700);
+    await store.close();
+  });
+
+  it.skipIf(process.platform === 'win32')('restricts an existing 0755 directory to 0700 on first use, with one warning', async () => {
+    const dir = existingDir(0o755);
+    const warnings: string[] = [];
+    const store = createFsKeyStore({ path: dir, onWarning: (m) => warnings.push(m) });
+    await store.create('k1', new Uint8Array([1]));
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(warnings).toEqual([warningFor(dir, '0755')]);
+    await store.get('k1');
+    await store.list('');
+    expect(warnings).toHaveLength(1); // checked once per store
+    await store.close();
+  });
+
+  it.skipIf(process.platform === 'win32')('get and delete restrict it too (without creating a missing directory)', async () => {
+    for (const call of ['get', 'delete'] as const) {
+      const dir = existingDir(0o775);
+      const warnings: string[] = [];
+      const store = createFsKeyStore({ path: dir, onWarning: (m) => warnings.push(m) });
+      await expectKesError(store[call]('nope'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(warnings).toEqual([warningFor(dir, '0775')]);
+      await store.close();
+    }
+    const missing = freshDir();
+    const store = createFsKeyStore({ path: missing });
+    await expectKesError(store.get('nope'), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
+    expect(statSync(missing, { throwIfNoEntry: false })).toBeUndefined();
+    await store.close();
+  });
+
+  it.skipIf(process.platform === 'win32')('onWarning passes through the registry; without it the warning goes to process.emitWarning', async () => {
+    const dir = existingDir(0o750);
+    const warnings: string[] = [];
+    const viaRegistry = await createKeyStore({ type: 'fs', options: { path: dir, onWarning: (m) => warnings.push(m) } });
+    await viaRegistry.status();
+    expect(warnings).toEqual([warningFor(dir, '0750')]);
+    await viaRegistry.close();
+
+    const dir2 = existingDir(0o755);
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const store = createFsKeyStore({ path: dir2 });
+      await store.status();
+      expect(spy).toHaveBeenCalledWith(warningFor(dir2, '0755'), { code: 'KES_FS_KEYSTORE' });
+      await store.close();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('an already private directory is left alone, silently', async () => {
+    const dir = existingDir(0o700);
+    const store = createFsKeyStore({ path: dir, onWarning: () => expect.unreachable('no warning for a 0700 directory') });
+    await store.create('k1', new Uint8Array([1]));
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    await store.close();
+  });
+
+  // Only a non-root user can hold a directory it may not chmod; /usr is root's (0755) on Linux and macOS.
+  const uid = process.getuid?.();
+  const foreign = uid !== undefined && uid !== 0 && statSync('/usr', { throwIfNoEntry: false })?.uid === 0 ? '/usr' : undefined;
+  it.skipIf(foreign === undefined)('refuses a directory it cannot restrict (not its owner): every call fails', async () => {
+    const dir = foreign as string;
+    const before = statSync(dir).mode;
+    const store = createFsKeyStore({ path: dir, onWarning: () => expect.unreachable('refused, not warned') });
+    let error: unknown;
+    try {
+      await store.list('');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'ERR_KES_KEYSTORE_UNAVAILABLE', message: 'key store is unavailable' });
+    expect(String((error as Error).cause)).toBe(
+      `Error: key directory ${dir} has mode ${`0${(before & 0o777).toString(8)}`} (group/other access) and cannot be restricted to 0700: the process does not own it`,
+    );
+    await expectKesError(store.get('k1'), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
+    await expectKesError(store.status(), 'ERR_KES_KEYSTORE_UNREACHABLE', 'key store is not reachable');
+    expect(statSync(dir).mode).toBe(before);
+    await store.close();
+  });
+
+  it('rejects bad onWarning / caseInsensitive options synchronously', () => {
+    expect(() => createFsKeyStore({ path: freshDir(), onWarning: 'log' as never })).toThrow('fs key store: options.onWarning must be a function');
+    expect(() => createFsKeyStore({ path: freshDir(), caseInsensitive: 'yes' as never })).toThrow('fs key store: options.caseInsensitive must be a boolean');
+  });
+});
+
+/** True if `dir` folds case (what the store probes, re-done here so the test does not trust it). */
+function foldsCase(dir: string): boolean {
+  const probe = join(dir, 'Case-Probe');
+  writeFileSync(probe, '');
+  try {
+    return statSync(join(dir, 'case-probe'), { throwIfNoEntry: false }) !== undefined;
+  } finally {
+    unlinkSync(probe);
+  }
+}
+
+describe('case-insensitive key directories', () => {
+  /** A store with `app-secret` in it, and the file name list for checks. */
+  async function storeWithSecret(caseInsensitive?: boolean) {
+    const dir = freshDir();
+    const store = createFsKeyStore({ path: dir, ...(caseInsensitive === undefined ? {} : { caseInsensitive }) });
+    await store.create('app-secret', new Uint8Array([1, 2, 3]));
+    return { dir, store };
+  }
+
+  it('caseInsensitive forced on: a name differing from a key only by case is refused', async () => {
+    const { dir, store } = await storeWithSecret(true);
+    await expectKesError(store.create('APP-SECRET', new Uint8Array([9])), 'ERR_KES_KEY_EXISTS', 'key already exists');
+    await expectKesError(store.create('App-Secret', new Uint8Array([9])), 'ERR_KES_KEY_EXISTS', 'key already exists');
+    await expectKesError(store.get('APP-SECRET'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    await expectKesError(store.delete('APP-SECRET'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    // The exact spelling still works, and nothing else was written or removed.
+    expect(await store.get('app-secret')).toEqual(new Uint8Array([1, 2, 3]));
+    expect(readdirSync(dir)).toEqual(['app-secret']);
+    expect(await store.list('')).toEqual({ names: ['app-secret'], continueAt: '' });
+    await store.create('other-key', new Uint8Array([4]));
+    await store.delete('app-secret');
+    expect(readdirSync(dir)).toEqual(['other-key']);
+    await store.close();
+  });
+
+  it('caseInsensitive forced off: names are exact, as on this (case-sensitive) file system', async () => {
+    const { dir, store } = await storeWithSecret(false);
+    if (foldsCase(dir)) return; // only meaningful where the file system does not fold case itself
+    await store.create('APP-SECRET', new Uint8Array([9]));
+    expect(await store.get('APP-SECRET')).toEqual(new Uint8Array([9]));
+    expect(readdirSync(dir).sort()).toEqual(['APP-SECRET', 'app-secret']);
+    await store.close();
+  });
+
+  it('detected on first use: the probe leaves nothing behind, and a folding file system refuses case variants', async () => {
+    const { dir, store } = await storeWithSecret();
+    await expectKesError(store.get('APP-SECRET'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    expect(readdirSync(dir)).toEqual(['app-secret']); // no probe file left
+    if (foldsCase(dir)) {
+      // macOS, Windows: the real thing. Without the check, get('APP-SECRET') would read app-secret.
+      await expectKesError(store.create('APP-SECRET', new Uint8Array([9])), 'ERR_KES_KEY_EXISTS', 'key already exists');
+      await expectKesError(store.delete('APP-SECRET'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+      expect(await store.get('app-secret')).toEqual(new Uint8Array([1, 2, 3]));
+    } else {
+      await store.create('APP-SECRET', new Uint8Array([9]));
+      expect(await store.get('APP-SECRET')).toEqual(new Uint8Array([9]));
+    }
+    await store.close();
   });
 });
