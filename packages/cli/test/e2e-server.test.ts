@@ -123,7 +123,14 @@ describe.skipIf(!built)('kes server (built CLI)', () => {
     const r = await runKesOnce(['server', '--config', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      [`Error: ${bad}:1: admin.identity: must not be empty`, `Error: ${bad}:2: tls.cert: is required`, `Error: ${bad}:2: tls.key: is required`, `Error: ${bad}:2: tls.auth: must be 'on' or 'off', not 'maybe'`, ''].join('\n'),
+      [
+        `Error: ${bad}:1: admin.identity: must not be empty`,
+        `Error: ${bad}:2: tls.cert: is required`,
+        `Error: ${bad}:2: tls.key: is required`,
+        `Error: ${bad}:2: tls.auth: must be 'on' or 'off', not 'maybe'`,
+        `Error: ${bad}: keystore: no key store is configured: add one (e.g. keystore: {fs: {path: ./keys}}); for a throw-away store whose keys are lost on exit use \`keystore: {memory: {}}\` explicitly, or \`kes server --dev\``,
+        '',
+      ].join('\n'),
     );
     const u = await runKesOnce(['server', '--dev', '--config', bad]);
     expect(u.code).toBe(2);
@@ -134,6 +141,29 @@ describe.skipIf(!built)('kes server (built CLI)', () => {
     const c = await runKesOnce(['server', '--dev', '--addr', '127.0.0.1:7000', '--port', '7001']);
     expect(c.code).toBe(2);
     expect(c.stderr.split('\n')[0]).toBe('Error: conflicting ports: --addr 127.0.0.1:7000 and --port 7001 (give the port once)');
+  });
+
+  it('refuses a config whose key store section is misspelled, and a key store that does not work', async () => {
+    const typo = join(dir, 'typo.yml');
+    writeFileSync(typo, [`admin: {identity: ${admin.identity}}`, `tls: {key: ${serverKey}, cert: ${serverCert}}`, 'keystor:', `  fs: {path: ${join(dir, 'typo-keys')}}`, ''].join('\n'));
+    const r = await runKesOnce(['server', '--config', typo]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').slice(0, 2)).toEqual([
+      `Error: ${typo}:3: keystor: unknown field 'keystor' (did you mean 'keystore'?)`,
+      `Error: ${typo}: keystore: no key store is configured: add one (e.g. keystore: {fs: {path: ./keys}}); for a throw-away store whose keys are lost on exit use \`keystore: {memory: {}}\` explicitly, or \`kes server --dev\``,
+    ]);
+    expect(existsSync(join(dir, 'typo-keys'))).toBe(false);
+
+    const blocker = join(dir, 'blocker-file');
+    writeFileSync(blocker, 'not a directory');
+    const broken = join(dir, 'broken-store.yml');
+    writeFileSync(broken, ['address: 127.0.0.1:0', `admin: {identity: ${admin.identity}}`, `tls: {key: ${serverKey}, cert: ${serverCert}}`, `keystore: {fs: {path: ${blocker}}}`, ''].join('\n'));
+    const b = await runKesOnce(['server', '--config', broken]);
+    expect(b.code).toBe(1);
+    expect(b.stdout).toBe('');
+    expect(b.stderr).toBe(
+      `Error: ${broken}: keystore.fs: key store check failed: Filesystem: ${blocker}: '${blocker}' is not a directory and cannot be created as one (a file is in the way)\n`,
+    );
   });
 
   it('works from the repository root as `npx kes`', () => {

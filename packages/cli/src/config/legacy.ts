@@ -1,7 +1,18 @@
 // Migration of config files written for older KES versions (spec: config/CLI notes
 // §2). Each legacy construct is rewritten to its current form and produces one
-// deprecation notice naming the modern field. A file that contains any legacy
-// construct is treated as a v0.x file, whose policies used Go `path.Match` globs.
+// deprecation notice naming the modern field.
+//
+// Two kinds of legacy construct, because one of them switches policy semantics:
+// - Era markers: layouts of kes ≤ v0.17 that a current server cannot run at all
+//   (`root:` instead of `admin.identity`, policy `paths:`, `keys:` as the key-store
+//   mapping, top-level `fs:`/`vault:`, `log.*.file`, `aws.secrets_manager`,
+//   `vault.address`). A file with one is a v0.x file whose policies used Go
+//   `path.Match` globs, so it keeps glob matching.
+// - Stale fields: fields upstream's own sample configs still carry and upstream
+//   silently ignores (`*.retry`, `cache.expiry.all`, `vault.name`, empty backend
+//   sections). They get a notice but never change what a policy means: a current
+//   file that still has one must not start matching `/v1/key/*` as a glob (which
+//   would deny MinIO every `/v1/key/generate/<name>` call).
 import type { PathSegment } from './yaml-path.js';
 
 /** Result of {@link migrateLegacyConfig}. */
@@ -10,8 +21,10 @@ export interface LegacyMigrationResult {
   readonly document: Record<string, unknown>;
   /** One line per legacy construct found, naming the modern field. */
   readonly notices: string[];
-  /** Whether any legacy (v0.x) construct was found. */
+  /** Whether an era marker was found: the file is a v0.x file and keeps glob policy semantics. */
   readonly legacy: boolean;
+  /** The era markers found (`root`, `policy.<n>.paths`, …), in file order; empty for a current file. */
+  readonly markers: string[];
   /** New path (joined with `.`) → where it was written in the file, for error lines. */
   readonly aliases: Map<string, PathSegment[]>;
 }
@@ -60,10 +73,15 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
   const doc = structuredClone(input) as Doc;
   const notices: string[] = [];
   const aliases = new Map<string, PathSegment[]>();
-  let legacy = false;
+  const markers: string[] = [];
+  /** An era marker: renamed, noticed, and the file becomes a v0.x (glob) file. */
   const note = (old: string, modern: string, extra = ''): void => {
-    legacy = true;
+    if (!markers.includes(old)) markers.push(old);
     notices.push(`'${old}' is deprecated (kes v0.x): use '${modern}'${extra}`);
+  };
+  const marker = (old: string, notice: string): void => {
+    if (!markers.includes(old)) markers.push(old);
+    notices.push(notice);
   };
 
   // v0.1–v0.17.1: `root: <identity>` → `admin.identity`.
@@ -72,8 +90,7 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
     delete doc.root;
     const admin = isMap(doc.admin) ? doc.admin : undefined;
     if (admin && admin.identity !== undefined) {
-      legacy = true;
-      notices.push(`'root' is deprecated (kes v0.x) and ignored because 'admin.identity' is set`);
+      marker('root', `'root' is deprecated (kes v0.x) and ignored because 'admin.identity' is set`);
     } else {
       doc.admin = { ...(admin ?? {}), identity: root };
       aliases.set('admin.identity', ['root']);
@@ -81,11 +98,18 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
     }
   }
 
-  // v0.1–v0.7: `cache.expiry.all` → `cache.expiry.any`.
+  // v0.1–v0.7: `cache.expiry.all` → `cache.expiry.any`. A stale field, not an era
+  // marker: upstream ignores it, so it can linger in a current file.
   const expiry = isMap(doc.cache) && isMap(doc.cache.expiry) ? doc.cache.expiry : undefined;
-  if (expiry && rename(expiry, 'all', 'any')) {
-    aliases.set('cache.expiry.any', ['cache', 'expiry', 'all']);
-    note('cache.expiry.all', 'cache.expiry.any');
+  if (expiry && 'all' in expiry) {
+    if ('any' in expiry) {
+      delete expiry.all;
+      notices.push(`'cache.expiry.all' is deprecated (kes v0.x) and ignored because 'cache.expiry.any' is set`);
+    } else {
+      rename(expiry, 'all', 'any');
+      aliases.set('cache.expiry.any', ['cache', 'expiry', 'all']);
+      notices.push(`'cache.expiry.all' is deprecated (kes v0.x): use 'cache.expiry.any'`);
+    }
   }
 
   // v0.5–v0.7: `log.error.file: [...]` / `log.audit.file: [...]`.
@@ -117,15 +141,12 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
   // Where the key store section lives: `keystore:` (v0.5–v0.7, v0.13.6+), `keys:` as a
   // mapping (v0.8–v0.13.5), or top-level `fs:`/`vault:` (v0.1–v0.4).
   let storeFrom = 'keystore';
-  if (isMap(doc.keys)) {
-    if (doc.keystore === undefined) {
-      doc.keystore = doc.keys;
-      storeFrom = 'keys';
-      note('keys', 'keystore', ' (the key store section; `keys:` is now a list of keys to create)');
-    } else {
-      legacy = true;
-      notices.push(`'keys' as a mapping is deprecated (kes v0.x) and ignored because 'keystore' is set`);
-    }
+  // With `keystore:` also present a mapping under `keys:` is no v0.8 file but a
+  // mistyped key list: it is left alone, so the schema reports "must be a list".
+  if (isMap(doc.keys) && doc.keystore === undefined) {
+    doc.keystore = doc.keys;
+    storeFrom = 'keys';
+    note('keys', 'keystore', ' (the key store section; `keys:` is now a list of keys to create)');
     delete doc.keys;
   }
   for (const top of ['fs', 'vault'] as const) {
@@ -161,16 +182,17 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
       alias(['aws', 'secretsmanager'], ['aws', 'secrets_manager']);
       note('keystore.aws.secrets_manager', 'keystore.aws.secretsmanager', ' (credentials: accesskey, secretkey, token)');
     }
-    // Vault: `address` → `endpoint` (v0.1–v0.7), `name` → `prefix` (v0.1–v0.4), `*.retry` dropped.
+    // Vault: `address` → `endpoint` (v0.1–v0.7, a marker: the required field had
+    // another name), `name` → `prefix` (v0.1–v0.4; stale: upstream ignores it), `*.retry`
+    // dropped (stale: still in upstream's sample config, ignored since 2023-04).
     if (isMap(ks.vault)) {
       const v = ks.vault;
       if (rename(v, 'address', 'endpoint')) note('vault.address', 'keystore.vault.endpoint');
-      if (rename(v, 'name', 'prefix')) note('vault.name', 'keystore.vault.prefix');
+      if (rename(v, 'name', 'prefix')) notices.push(`'vault.name' is deprecated (kes v0.x): use 'keystore.vault.prefix'`);
       for (const auth of ['approle', 'kubernetes'] as const) {
         const a = v[auth];
         if (isMap(a) && 'retry' in a) {
           delete a.retry;
-          legacy = true;
           notices.push(`'keystore.vault.${auth}.retry' is deprecated (kes v0.x) and ignored: logins are retried automatically`);
         }
       }
@@ -178,7 +200,6 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
     const gem = isMap(ks.gemalto) && isMap(ks.gemalto.keysecure) ? ks.gemalto.keysecure : undefined;
     if (gem && isMap(gem.credentials) && 'retry' in gem.credentials) {
       delete gem.credentials.retry;
-      legacy = true;
       notices.push(`'keystore.gemalto.keysecure.credentials.retry' is deprecated (kes v0.x) and ignored`);
     }
     // Eras up to v0.22 selected a backend by a non-empty path/endpoint, so files list
@@ -194,5 +215,5 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
     }
   }
 
-  return { document: doc, notices, legacy, aliases };
+  return { document: doc, notices, legacy: markers.length > 0, markers, aliases };
 }

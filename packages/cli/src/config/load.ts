@@ -10,6 +10,7 @@ import { isValidName, parseDuration } from '@kes/core';
 import { ConfigError } from './config-error.js';
 import { migrateLegacyConfig } from './legacy.js';
 import { API_ROUTES, CONFIG_SCHEMA } from './schema.js';
+import { didYouMean } from './suggest.js';
 import { formatPath, locateLine } from './yaml-path.js';
 import type { PathSegment } from './yaml-path.js';
 import type { AwsKeyStoreOptions, VaultKeyStoreOptions } from '@kes/keystores';
@@ -25,6 +26,11 @@ export type AwsSettings = AwsKeyStoreOptions;
 
 /** The key store a config selects. */
 export type KeyStoreSettings =
+  /**
+   * The in-memory store: `keystore: {memory: {}}` (`configured: true`), or the
+   * seed-era flags without any config file (`configured: false`, see
+   * {@link ParseConfigOptions.implicitMemoryStore}).
+   */
   | { readonly type: 'memory'; readonly configured: boolean }
   | { readonly type: 'fs'; readonly path: string }
   | { readonly type: 'vault'; readonly options: VaultSettings }
@@ -45,7 +51,7 @@ export interface KesConfig {
   readonly file: string;
   /** Listen address `[ip]:port`; absent = `0.0.0.0:7373`. */
   readonly address?: string;
-  /** The admin identity; a non-hex value (e.g. `disabled`) disables admin access. */
+  /** The admin identity: 64 lowercase hex digits, or `disabled` (admin access off). */
   readonly admin: string;
   readonly tls: {
     readonly cert: string;
@@ -64,8 +70,10 @@ export interface KesConfig {
   readonly keystore: KeyStoreSettings;
   /** `'glob'` for v0.x files (Go `path.Match` policies), else `'prefix'`. */
   readonly patternSemantics: 'prefix' | 'glob';
-  /** Whether the file used any legacy (v0.x) construct. */
+  /** Whether the file has a kes v0.x era marker (then `patternSemantics` is `'glob'`). */
   readonly legacy: boolean;
+  /** The era markers that made it a v0.x file (`root`, `policy.<n>.paths`, …); empty otherwise. */
+  readonly legacyMarkers: readonly string[];
   /** Deprecation notices and other warnings, one line each, to show at start. */
   readonly warnings: readonly string[];
 }
@@ -93,6 +101,14 @@ export interface ParseConfigOptions {
   readonly overrides?: ConfigOverrides;
   /** Base directory for relative paths in the file (default: none, kept as written). */
   readonly baseDir?: string;
+  /**
+   * Use the in-memory store when no key store is configured, instead of failing.
+   * Only for the seed-era flags without a config file (`kes server --cert --key
+   * --root`), where no key store can be configured (kes v0.8–v0.17 behaved so).
+   * A config file without a key store is always an error: a typo such as
+   * `keystor:` must not end in a store that loses every key on restart.
+   */
+  readonly implicitMemoryStore?: boolean;
 }
 
 const DEFAULT_CACHE = { anyMs: 5 * 60_000, unusedMs: 30_000, offlineMs: 0 };
@@ -164,23 +180,20 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Kes
   const problems: Problem[] = [];
   const warnings: string[] = [...migration.notices];
 
-  applyOverrides(doc, options.overrides, warnings, file);
+  const fromFlags = applyOverrides(doc, options.overrides, warnings, file);
   substituteEnv(doc, [], env, problems);
   coerceBooleans(doc);
 
-  // Shape and types (ajv, all errors at once); unknown fields become warnings.
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  const validate = ajv.compile(CONFIG_SCHEMA);
+  // Shape and types (ajv, all errors at once); unknown fields are errors too.
+  const validate = compiledSchema();
   if (!validate(doc)) {
     for (const e of validate.errors ?? []) {
       const r = describeAjvError(e, doc);
-      if (!r) continue;
-      if (e.keyword === 'additionalProperties') warnings.push(`${formatPath(r.path)}: ${r.message}`);
-      else problems.push(r);
+      if (r) problems.push(r);
     }
   }
   const typeBroken = new Set(problems.map((p) => formatPath(p.path)));
-  const config = checkValues(doc, problems, typeBroken, warnings, file, migration.legacy, options.baseDir);
+  const config = checkValues(doc, problems, typeBroken, warnings, file, migration.markers, options);
 
   if (problems.length > 0) {
     // One problem per field (the first found), ordered by line.
@@ -194,7 +207,14 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Kes
       })
       .map((p) => ({ p, at: locateLine(text, p.path) ?? locateAlias(text, p.path, migration.aliases) }));
     located.sort((a, b) => (a.at ?? Number.MAX_SAFE_INTEGER) - (b.at ?? Number.MAX_SAFE_INTEGER));
-    throw new ConfigError(located.map(({ p, at }) => `${file}${at !== undefined ? `:${at}` : ''}: ${formatPath(p.path)}: ${p.message}`));
+    throw new ConfigError(
+      located.map(({ p, at }) => {
+        // A value that came from a flag is reported under the flag, not under a file line.
+        const flag = fromFlags.get(formatPath(p.path));
+        if (flag !== undefined) return `--${flag}: ${p.message}`;
+        return `${file}${at !== undefined ? `:${at}` : ''}: ${formatPath(p.path)}: ${p.message}`;
+      }),
+    );
   }
   return config as KesConfig;
 }
@@ -226,8 +246,10 @@ function getIn(doc: unknown, path: readonly PathSegment[]): unknown {
   return v;
 }
 
-function applyOverrides(doc: Doc, o: ConfigOverrides | undefined, warnings: string[], file: string): void {
-  if (!o) return;
+/** Writes the flag values into the document; returns formatted path → flag name for each. */
+function applyOverrides(doc: Doc, o: ConfigOverrides | undefined, warnings: string[], file: string): Map<string, string> {
+  const fromFlags = new Map<string, string>();
+  if (!o) return fromFlags;
   const set = (flag: string, path: string[], value: string | undefined): void => {
     if (value === undefined) return;
     const old = getIn(doc, path);
@@ -235,12 +257,14 @@ function applyOverrides(doc: Doc, o: ConfigOverrides | undefined, warnings: stri
       warnings.push(`--${flag} overrides '${path.join('.')}' from ${file}`);
     }
     setIn(doc, path, value);
+    fromFlags.set(formatPath(path), flag);
   };
   set('addr', ['address'], o.address);
   set('root', ['admin', 'identity'], o.admin);
   set('cert', ['tls', 'cert'], o.cert);
   set('key', ['tls', 'key'], o.key);
   set('auth', ['tls', 'auth'], o.auth);
+  return fromFlags;
 }
 
 /** Fields whose values are taken literally (no `${VAR}`), as upstream. */
@@ -313,12 +337,24 @@ const TYPE_NAMES: Record<string, string> = {
   integer: 'an integer',
 };
 
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+/** The schema validator, compiled once. `verbose` puts the parent schema on each error (for hints). */
+function compiledSchema(): ReturnType<Ajv['compile']> {
+  validator ??= new Ajv({ allErrors: true, strict: false, verbose: true }).compile(CONFIG_SCHEMA);
+  return validator;
+}
+
 function describeAjvError(e: ErrorObject, doc: unknown): Problem | undefined {
   const path = pointerToPath(e.instancePath, doc);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
-    case 'additionalProperties':
-      return { path: [...path, String(p.additionalProperty)], message: 'unknown field, ignored' };
+    case 'additionalProperties': {
+      const field = String(p.additionalProperty);
+      const parent = e.parentSchema as { properties?: Record<string, unknown> } | undefined;
+      const known = Object.keys(parent?.properties ?? {});
+      return { path: [...path, field], message: `unknown field '${field}'${didYouMean(field, known)}` };
+    }
     case 'required':
       return { path: [...path, String(p.missingProperty)], message: 'is required' };
     case 'type': {
@@ -394,6 +430,33 @@ function requireStr(m: Doc | undefined, path: PathSegment[], problems: Problem[]
   return v;
 }
 
+const HEX_IDENTITY = /^[0-9a-f]{64}$/;
+
+/**
+ * `admin.identity` must be an identity a client can have (64 lowercase hex digits) or
+ * the documented `disabled`. Upstream takes any string, so a typo, an uppercase
+ * identity or a pasted API key silently disables admin access; here each is an error.
+ * The value is never echoed: a pasted API key is a secret.
+ * Returns the normalised identity (`disabled` in lowercase).
+ */
+function checkAdminIdentity(value: string, path: PathSegment[], problems: Problem[]): string {
+  if (HEX_IDENTITY.test(value)) return value;
+  if (value.toLowerCase() === 'disabled') return 'disabled';
+  let message: string;
+  if (/^[0-9a-fA-F]{64}$/.test(value)) {
+    message =
+      "has uppercase hex digits: write the identity in lowercase, as 'kes identity of' prints it (identities are compared exactly, so an uppercase one never matches and admin access would be silently disabled)";
+  } else if (/^kes:v1:/i.test(value)) {
+    message = "is an API key, not an identity: use the identity of the key ('kes identity of <API key>') and keep the key itself secret";
+  } else if (/^[0-9a-fA-F]+$/.test(value)) {
+    message = `must be 64 hex digits, not ${value.length}`;
+  } else {
+    message = `must be an identity (64 lowercase hex digits, as printed by 'kes identity of') or 'disabled' to turn admin access off${didYouMean(value, ['disabled'])}`;
+  }
+  problems.push({ path, message });
+  return value;
+}
+
 /** Checks an `[ip]:port` listen address. Returns the problem or undefined. */
 export function checkAddress(address: string): string | undefined {
   const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(address);
@@ -425,9 +488,11 @@ function checkValues(
   broken: Set<string>,
   warnings: string[],
   file: string,
-  legacy: boolean,
-  baseDir: string | undefined,
+  legacyMarkers: readonly string[],
+  options: ParseConfigOptions,
 ): KesConfig | undefined {
+  const { baseDir } = options;
+  const legacy = legacyMarkers.length > 0;
   const resolvePath = (p: string): string => (baseDir && p !== '' && !p.startsWith('/') ? `${baseDir}/${p}` : p);
 
   if ('kms' in doc) {
@@ -445,7 +510,8 @@ function checkValues(
   }
 
   const admin = isMap(doc.admin) ? doc.admin : undefined;
-  const adminIdentity = requireStr(admin, ['admin', 'identity'], problems).trim();
+  const adminRaw = requireStr(admin, ['admin', 'identity'], problems).trim();
+  const adminIdentity = adminRaw === '' ? '' : checkAdminIdentity(adminRaw, ['admin', 'identity'], problems);
 
   const tls = isMap(doc.tls) ? doc.tls : undefined;
   const cert = requireStr(tls, ['tls', 'cert'], problems);
@@ -483,8 +549,12 @@ function checkValues(
   if (isMap(doc.api)) {
     for (const [route, settings] of Object.entries(doc.api)) {
       if (!API_ROUTES.includes(route)) {
-        const hint = API_ROUTES.includes(`${route}/`) ? ` (did you mean '${route}/'?)` : '';
-        warnings.push(`${formatPath(['api', route])}: unknown API route, ignored${hint}`);
+        // An error, not a warning (upstream ignores it): a mistyped route key silently
+        // drops the timeout or skip_auth the operator meant to set.
+        problems.push({
+          path: ['api', route],
+          message: `unknown API route${didYouMean(route, API_ROUTES)}: route keys must be written exactly as /v1/api lists them (key, policy and identity routes end with '/')`,
+        });
         continue;
       }
       if (!isMap(settings)) continue;
@@ -545,9 +615,11 @@ function checkValues(
     });
   }
 
-  const keystore = checkKeyStore(doc, problems, warnings, broken, resolvePath);
+  const keystore = checkKeyStore(doc, problems, warnings, broken, resolvePath, options.implicitMemoryStore === true);
   if (legacy) {
-    warnings.push('this is a kes v0.x config file: policy patterns use the v0.x glob rules (* ? [..] match within one path segment)');
+    warnings.push(
+      `this is a kes v0.x config file (${legacyMarkers.join(', ')}): policy patterns use the v0.x glob rules (* ? [..] match within one path segment)`,
+    );
   }
 
   void file;
@@ -572,6 +644,7 @@ function checkValues(
     keystore,
     patternSemantics: legacy ? 'glob' : 'prefix',
     legacy,
+    legacyMarkers: [...legacyMarkers],
     warnings,
   };
 }
@@ -582,6 +655,7 @@ function checkKeyStore(
   warnings: string[],
   broken: Set<string>,
   resolvePath: (p: string) => string,
+  implicitMemoryStore: boolean,
 ): KeyStoreSettings | undefined {
   const ks = isMap(doc.keystore) ? doc.keystore : undefined;
   const selected: string[] = [];
@@ -594,7 +668,15 @@ function checkKeyStore(
     }
   }
   if (selected.length === 0) {
-    return { type: 'memory', configured: false };
+    if (implicitMemoryStore) return { type: 'memory', configured: false };
+    // No silent in-memory fallback (upstream HEAD refuses too): a missing or misspelled
+    // section would otherwise start a server whose keys are all gone after a restart.
+    problems.push({
+      path: ['keystore'],
+      message:
+        'no key store is configured: add one (e.g. keystore: {fs: {path: ./keys}}); for a throw-away store whose keys are lost on exit use `keystore: {memory: {}}` explicitly, or `kes server --dev`',
+    });
+    return undefined;
   }
   if (selected.length > 1) {
     problems.push({ path: ['keystore'], message: `more than one key store is configured (${selected.join(', ')}): keep exactly one` });

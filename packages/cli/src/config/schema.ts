@@ -3,8 +3,10 @@
 // value rules (durations, identities, addresses, "exactly one key store") are checked
 // in load.ts so that every problem is reported together.
 //
-// `additionalProperties: false` everywhere: an unknown field is reported as a
-// warning (upstream silently ignores unknown fields), never as an error.
+// `additionalProperties: false` everywhere: an unknown field is an error with a
+// "did you mean" hint (upstream silently ignores unknown fields, so `adress:` would
+// bind 0.0.0.0:7373 and `keystor:` would leave the server without a key store).
+// Fields of older eras are migrated or dropped (with a notice) before this check.
 
 type Schema = Record<string, unknown>;
 
@@ -74,6 +76,8 @@ const keystore = obj({
     }),
   }),
   kes: obj({ endpoint: strList, enclave: str, tls: tlsFiles }),
+  /** kes v0.14–v0.22 REST plugin; parsed so that the start fails with "not supported", not "unknown field". */
+  generic: obj({ endpoint: str, tls: tlsFiles }),
   /** kes-ts: the in-memory store, written `memory: {}` (keys are lost on exit). */
   memory: obj({}),
 });

@@ -36,6 +36,7 @@ describe('runServer in-process', () => {
       expect(out).toContain(`Admin      ${identity}`);
       expect(out).toContain('Key store  In Memory (keys are NOT persisted)');
       expect(out).toContain('Policies   0');
+      expect(out).toContain('Patterns   prefix (kes ≥ v0.23: a trailing * matches any suffix)');
       expect(out).toContain('TLS        mTLS: any client certificate');
       expect(out).toContain(`  export KES_SERVER=https://127.0.0.1:${running.port} KES_API_KEY=${key}\n`);
       // The key is printed once.
@@ -58,9 +59,42 @@ describe('runServer in-process', () => {
     const running = await runServer({ cert: join(d, 'c.pem'), key: join(d, 'k.pem'), root: 'disabled', addr: '127.0.0.1:0' }, t.ctx);
     try {
       expect(t.stdout()).toContain('Admin      <disabled>');
-      expect(t.stderr()).toContain('WARNING: no key store is configured: using the IN-MEMORY key store.');
+      expect(t.stderr()).toContain('WARNING: no config file, so no key store: using the IN-MEMORY key store.');
     } finally {
       await running.stop();
+    }
+  });
+
+  it('says at start which policy-pattern semantics the config uses', async () => {
+    const { createSelfSignedCertificate } = await import('@kes/core');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const d = mkdtempSync(join(tmpdir(), 'kes-run-'));
+    const c = createSelfSignedCertificate({ keyType: 'ecdsa-p256', ipAddresses: ['127.0.0.1'] });
+    writeFileSync(join(d, 'c.pem'), c.certificatePem);
+    writeFileSync(join(d, 'k.pem'), c.privateKeyPem);
+    const tls = `tls: {key: ${join(d, 'k.pem')}, cert: ${join(d, 'c.pem')}}`;
+    const admin = 'a'.repeat(64);
+    // A current file that still carries a field of upstream's sample configs (cache.expiry.all): prefix.
+    writeFileSync(join(d, 'current.yml'), ['address: 127.0.0.1:0', `admin: {identity: ${admin}}`, tls, 'cache: {expiry: {all: 5m}}', 'keystore: {memory: {}}', ''].join('\n'));
+    // A v0.14 file (root, policy paths): glob, with the markers named.
+    writeFileSync(join(d, 'old.yml'), ['address: 127.0.0.1:0', `root: ${admin}`, tls, 'policy: {p: {paths: [/v1/key/*/k]}}', 'keystore: {memory: {}}', ''].join('\n'));
+
+    const text = testContext({ tty: true });
+    const current = await runServer({ config: join(d, 'current.yml') }, text.ctx);
+    try {
+      expect(text.stdout()).toContain('Patterns   prefix (kes ≥ v0.23: a trailing * matches any suffix)\n');
+    } finally {
+      await current.stop();
+    }
+    const json = testContext({ tty: false });
+    const old = await runServer({ config: join(d, 'old.yml') }, json.ctx);
+    try {
+      const rec = JSON.parse(json.stdout().split('\n').find((l) => l.includes('"server started"')) ?? '{}') as Record<string, unknown>;
+      expect(rec.policy_patterns).toBe('glob (kes v0.x config: root, policy.p.paths; * ? [..] match within one path segment)');
+    } finally {
+      await old.stop();
     }
   });
 });

@@ -16,6 +16,7 @@ import { paint, println } from '../internal/context.js';
 import type { CliContext } from '../internal/context.js';
 import { UsageError } from '../internal/usage-error.js';
 import { VERSION } from '../version.js';
+import { checkKeyStoreAtStart } from './key-store-check.js';
 
 const DEFAULT_PORT = 7373;
 /** Grace period for in-flight requests on SIGINT/SIGTERM. */
@@ -113,7 +114,21 @@ interface Prepared {
   readonly devApiKey?: ApiKey;
   readonly keyStoreText: string;
   readonly policies: number;
+  /** How policy patterns match, for the banner (see {@link patternsText}). */
+  readonly patterns: string;
   readonly tlsMode: string;
+}
+
+/**
+ * The banner's "policy patterns" line: which matching rules the policies use, and
+ * for a v0.x file the constructs that made it one, so an operator sees at once why
+ * `/v1/key/*` does (prefix) or does not (glob) cover `/v1/key/generate/x`.
+ */
+export function patternsText(config: Pick<KesConfig, 'patternSemantics' | 'legacyMarkers'> | undefined): string {
+  if (config?.patternSemantics === 'glob') {
+    return `glob (kes v0.x config: ${config.legacyMarkers.join(', ')}; * ? [..] match within one path segment)`;
+  }
+  return 'prefix (kes ≥ v0.23: a trailing * matches any suffix)';
 }
 
 function overridesOf(args: ServerArgs): ConfigOverrides {
@@ -127,7 +142,9 @@ function overridesOf(args: ServerArgs): ConfigOverrides {
 
 async function readConfig(args: ServerArgs, ctx: CliContext): Promise<KesConfig> {
   if (args.config !== undefined) return loadConfig(args.config, ctx.env, overridesOf(args));
-  return parseConfig('', { file: '(flags)', env: ctx.env, overrides: overridesOf(args) });
+  // The seed syntax (`--cert --key --root`, no file) has nowhere to configure a key
+  // store: it runs on the in-memory store, with a loud warning, as kes v0.8–v0.17 did.
+  return parseConfig('', { file: '(flags)', env: ctx.env, overrides: overridesOf(args), implicitMemoryStore: true });
 }
 
 function tlsModeOf(config: { auth: 'on' | 'off' }, anonymous: boolean): string {
@@ -166,7 +183,16 @@ async function prepare(args: ServerArgs, ctx: CliContext, log: ServerLog, keySto
       log: logOptions(undefined, log),
       address,
     };
-    return { config: undefined, options, address, devApiKey: apiKey, keyStoreText: 'In Memory (keys are NOT persisted)', policies: 0, tlsMode: `${tlsModeOf({ auth: 'off' }, false)}; throw-away self-signed server certificate` };
+    return {
+      config: undefined,
+      options,
+      address,
+      devApiKey: apiKey,
+      keyStoreText: 'In Memory (keys are NOT persisted)',
+      policies: 0,
+      patterns: patternsText(undefined),
+      tlsMode: `${tlsModeOf({ auth: 'off' }, false)}; throw-away self-signed server certificate`,
+    };
   }
   const config = await readConfig(args, ctx);
   return prepareFrom(config, args, log, keyStore);
@@ -176,7 +202,7 @@ function printWarnings(config: KesConfig | undefined, log: ServerLog, reload = f
   if (!config) return;
   for (const w of config.warnings) log.log('WARN', w);
   if (config.keystore.type === 'memory' && !config.keystore.configured && !reload) {
-    log.log('WARN', 'no key store is configured: using the IN-MEMORY key store. Keys are NOT persisted and are LOST when the server stops. Configure keystore.fs (or another key store) for real use.');
+    log.log('WARN', 'no config file, so no key store: using the IN-MEMORY key store. Keys are NOT persisted and are LOST when the server stops. Use --config with a keystore section (e.g. keystore.fs) for real use.');
   }
 }
 
@@ -217,6 +243,7 @@ function printBanner(p: Prepared, port: number, ctx: CliContext, log: ServerLog)
         admin,
         keystore: p.keyStoreText,
         policies: p.policies,
+        policy_patterns: p.patterns,
         tls: p.tlsMode,
         log: { error: logs.error ?? 'INFO', audit: logs.audit ?? 'INFO' },
         ...(p.config?.file ? { config: p.config.file } : {}),
@@ -233,6 +260,7 @@ function printBanner(p: Prepared, port: number, ctx: CliContext, log: ServerLog)
   println(out, `${label('Admin')}${admin}`);
   println(out, `${label('Key store')}${p.keyStoreText}`);
   println(out, `${label('Policies')}${p.policies}`);
+  println(out, `${label('Patterns')}${p.patterns}`);
   println(out, `${label('TLS')}${p.tlsMode}`);
   const audit = logs.audit !== 'off' && (logs.audit ?? 'INFO') !== 'WARN' && logs.audit !== 'ERROR' ? ` audit=stdout level=${logs.audit ?? 'INFO'}` : '';
   println(out, `${label('Logs')}error=stderr level=${logs.error ?? 'INFO'}${audit}`);
@@ -298,7 +326,12 @@ export async function runServer(args: ServerArgs, ctx: CliContext): Promise<Runn
       printWarnings(next.config, log, true);
       if (next.options.keyStore !== old.options.keyStore) await old.options.keyStore.close().catch(() => {});
       current = next;
-      log.log('INFO', 'configuration reloaded', { policies: next.policies, keystore: next.keyStoreText, admin: HEX_IDENTITY.test(next.options.admin) ? next.options.admin : '<disabled>' });
+      log.log('INFO', 'configuration reloaded', {
+        policies: next.policies,
+        policy_patterns: next.patterns,
+        keystore: next.keyStoreText,
+        admin: HEX_IDENTITY.test(next.options.admin) ? next.options.admin : '<disabled>',
+      });
     } catch (err) {
       if (next && next.options.keyStore !== old.options.keyStore) await next.options.keyStore.close().catch(() => {});
       const lines = isConfigError(err) ? err.problems : [err instanceof Error ? err.message : String(err)];
@@ -353,6 +386,16 @@ export interface RunningServer {
 async function prepareFrom(config: KesConfig, args: ServerArgs, log: ServerLog, keyStore: KeyStore | undefined): Promise<Prepared> {
   const address = resolveListenAddress(args, config.address, '0.0.0.0');
   const base = await configToServerOptions(config, keyStore ? { keyStore } : {});
+  if (!keyStore) {
+    // A store opened here (at start, or on a reload that changed it) must work before
+    // it is used: otherwise the server would start and answer 502 to every request.
+    try {
+      await checkKeyStoreAtStart(base.keyStore, config.keystore, { file: config.file || 'config' });
+    } catch (err) {
+      await base.keyStore.close().catch(() => {});
+      throw err;
+    }
+  }
   const anonymous = Object.values(config.api).some((r) => r.skipAuth === true);
   return {
     config,
@@ -360,6 +403,7 @@ async function prepareFrom(config: KesConfig, args: ServerArgs, log: ServerLog, 
     address,
     keyStoreText: describeKeyStore(config.keystore),
     policies: Object.keys(config.policies).length,
+    patterns: patternsText(config),
     tlsMode: tlsModeOf(config.tls, anonymous),
   };
 }
