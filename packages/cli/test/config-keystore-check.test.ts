@@ -13,8 +13,7 @@ import { createSelfSignedCertificate } from '@kes/core';
 import { runServer } from '../src/server/run.js';
 import { testContext } from './helpers/context.js';
 import { freePort } from './helpers/spawn.js';
-import { startService } from '../../../test/servers/service.js';
-import { cacheDir, venvBin } from '../../../test/servers/venv.js';
+import { startMoto } from '../../../test/servers/moto.js';
 // Brings the `inject()` keys declared by the global setup into the type check.
 import type {} from '../../../test/global-setup.js';
 
@@ -168,21 +167,12 @@ describe('aws key store (moto)', () => {
   it('credentials rejected by a moto server with IAM auth on refuse the start', async () => {
     // moto checks credentials only when INITIAL_NO_AUTH_ACTION_COUNT is set, so this
     // test runs its own moto instead of switching the shared one (other tests use it).
-    const port = await freePort();
-    const endpoint = `http://127.0.0.1:${port}`;
-    const moto = await startService({
-      name: 'moto_server (IAM auth)',
-      bin: `${venvBin}/moto_server`,
-      args: ['-H', '127.0.0.1', '-p', String(port)],
-      env: { PATH: process.env.PATH ?? '', INITIAL_NO_AUTH_ACTION_COUNT: '0', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1' },
-      logFile: `${cacheDir}/moto-auth.log`,
-      ready: async () => (await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(2_000) })).ok,
-      startTimeoutMs: 60_000,
-    });
+    const moto = await startMoto({ env: { INITIAL_NO_AUTH_ACTION_COUNT: '0' }, logName: 'moto-auth.log' });
     if ('error' in moto) {
       console.warn(`[config-keystore-check] skipped: ${moto.error}`);
       return;
     }
+    const endpoint = moto.endpoint;
     try {
       const cfg = aws('aws-rejected', endpoint);
       const problems = await startFails(cfg);

@@ -18,7 +18,7 @@ import { ERROR_CATALOGUE, isKesError, listAll } from '@kes/core';
 import { createFsKeyStore } from '@kes/keystores/fs';
 import { createKeyStore } from '@kes/keystores';
 import { expectKesError, runKeyStoreContract } from './contract.js';
-import { loadVectors } from '../../../test/support/index.js';
+import { loadVectors, rejection } from '../../../test/support/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kes-fs-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -208,12 +208,7 @@ describe('createFsKeyStore', () => {
     writeFileSync(join(dir, 'huge'), Buffer.alloc((1 << 20) + 1, 0x41));
     const store = createFsKeyStore({ path: dir });
     expect((await store.get('max')).byteLength).toBe(1 << 20);
-    let error: unknown;
-    try {
-      await store.get('huge');
-    } catch (e) {
-      error = e;
-    }
+    const error = await rejection(store.get('huge'));
     expect(error).toMatchObject({ code: 'ERR_KES_KEYSTORE_UNAVAILABLE', message: 'key store is unavailable' });
     expect(String((error as Error).cause)).not.toContain('AAAA'); // no value bytes in the cause
     await store.close();
@@ -224,12 +219,7 @@ describe('createFsKeyStore', () => {
     writeFileSync(file, 'x');
     const store = createFsKeyStore({ path: file });
     for (const call of [store.create('k', new Uint8Array([1])), store.list('')]) {
-      let error: unknown;
-      try {
-        await call;
-      } catch (e) {
-        error = e;
-      }
+      const error = await rejection(call);
       expect(error).toMatchObject({ code: 'ERR_KES_KEYSTORE_UNAVAILABLE', message: 'key store is unavailable' });
       expect((error as Error).cause).toBeInstanceOf(Error);
     }
@@ -327,12 +317,7 @@ describe('key directory permissions', () => {
     const dir = foreign as string;
     const before = statSync(dir).mode;
     const store = createFsKeyStore({ path: dir, onWarning: () => expect.unreachable('refused, not warned') });
-    let error: unknown;
-    try {
-      await store.list('');
-    } catch (e) {
-      error = e;
-    }
+    const error = await rejection(store.list(''));
     expect(error).toMatchObject({ code: 'ERR_KES_KEYSTORE_UNAVAILABLE', message: 'key store is unavailable' });
     expect(String((error as Error).cause)).toBe(
       `Error: key directory ${dir} has mode ${`0${(before & 0o777).toString(8)}`} (group/other access) and cannot be restricted to 0700: the process does not own it`,

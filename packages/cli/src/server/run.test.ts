@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { ApiKey } from '@kes/core';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiKey, createSelfSignedCertificate } from '@kes/core';
 import { UsageError } from '../internal/usage-error.js';
 import { testContext } from '../../test/helpers/context.js';
 import { resolveListenAddress, runServer } from './run.js';
+
+/** A temp directory holding a throw-away server certificate `c.pem` and key `k.pem` for 127.0.0.1. */
+function tempDirWithServerCertificate(): string {
+  const d = mkdtempSync(join(tmpdir(), 'kes-run-'));
+  const c = createSelfSignedCertificate({ keyType: 'ecdsa-p256', ipAddresses: ['127.0.0.1'] });
+  writeFileSync(join(d, 'c.pem'), c.certificatePem);
+  writeFileSync(join(d, 'k.pem'), c.privateKeyPem);
+  return d;
+}
 
 describe('resolveListenAddress', () => {
   it('combines --addr, --port and the file address', () => {
@@ -48,14 +60,7 @@ describe('runServer in-process', () => {
 
   it('shows a disabled admin as <disabled>', async () => {
     const t = testContext({ tty: true });
-    const { createSelfSignedCertificate } = await import('@kes/core');
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const d = mkdtempSync(join(tmpdir(), 'kes-run-'));
-    const c = createSelfSignedCertificate({ keyType: 'ecdsa-p256', ipAddresses: ['127.0.0.1'] });
-    writeFileSync(join(d, 'c.pem'), c.certificatePem);
-    writeFileSync(join(d, 'k.pem'), c.privateKeyPem);
+    const d = tempDirWithServerCertificate();
     const running = await runServer({ cert: join(d, 'c.pem'), key: join(d, 'k.pem'), root: 'disabled', addr: '127.0.0.1:0' }, t.ctx);
     try {
       expect(t.stdout()).toContain('Admin      <disabled>');
@@ -66,14 +71,7 @@ describe('runServer in-process', () => {
   });
 
   it('says at start which policy-pattern semantics the config uses', async () => {
-    const { createSelfSignedCertificate } = await import('@kes/core');
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const d = mkdtempSync(join(tmpdir(), 'kes-run-'));
-    const c = createSelfSignedCertificate({ keyType: 'ecdsa-p256', ipAddresses: ['127.0.0.1'] });
-    writeFileSync(join(d, 'c.pem'), c.certificatePem);
-    writeFileSync(join(d, 'k.pem'), c.privateKeyPem);
+    const d = tempDirWithServerCertificate();
     const tls = `tls: {key: ${join(d, 'k.pem')}, cert: ${join(d, 'c.pem')}}`;
     const admin = 'a'.repeat(64);
     // A current file that still carries a field of upstream's sample configs (cache.expiry.all): prefix.
