@@ -8,9 +8,11 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@kes\/keystores\/(.*)$/, replacement: src('keystores/src/$1.ts') },
+      { find: /^@kes\/core\/wire$/, replacement: src('core/src/wire.ts') },
       { find: /^@kes\/core$/, replacement: src('core/src/index.ts') },
       { find: /^@kes\/keystores$/, replacement: src('keystores/src/index.ts') },
       { find: /^@kes\/server$/, replacement: src('server/src/index.ts') },
+      { find: /^@kes\/cli\/config$/, replacement: src('cli/src/config/index.ts') },
       { find: /^@kes\/cli$/, replacement: src('cli/src/index.ts') },
     ],
   },

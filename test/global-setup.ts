@@ -34,7 +34,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('motoEndpoint', 'endpoint' in moto ? moto.endpoint : '');
   project.provide('motoSkipReason', 'error' in moto ? moto.error : '');
 
-  for (const [name, r] of [['OpenBao', bao], ['moto', moto]] as const) {
+  for (const [name, r] of [
+    ['OpenBao', bao],
+    ['moto', moto],
+  ] as const) {
     if ('error' in r) process.stderr.write(`\n[kes tests] ${name} is NOT available, its tests will be skipped: ${r.error}\n`);
   }
   return async () => {

@@ -1,6 +1,9 @@
 import { defineConfig } from 'tsup';
 import { baseConfig } from '../../tsup.base.ts';
 
-// Code splitting so that each command's implementation (loaded with `await import()`)
-// is its own chunk and `kes identity` never loads the server.
-export default defineConfig(baseConfig({ index: 'src/index.ts' }, { splitting: true }));
+// Entries: the package API (`.`), the config library (`./config`) and `cli`, the
+// launcher's entry (bin/kes.js), which holds `main` only so that starting the CLI
+// does not load the config loader or the server before a command needs them.
+// Code splitting (on in the base config) makes each command's implementation, loaded
+// with `await import()`, its own chunk, so `kes identity` never loads the server.
+export default defineConfig(baseConfig({ index: 'src/index.ts', config: 'src/config/index.ts', cli: 'src/main.ts' }));

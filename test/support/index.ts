@@ -89,11 +89,7 @@ function checkKesError(threw: boolean, error: unknown, code: string, message: st
  * await expectKesError(store.get('missing'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
  * const e = await expectKesError(() => open({}), 'ERR_KES_INVALID_ARGUMENT');
  */
-export async function expectKesError(
-  fnOrPromise: (() => unknown) | Promise<unknown>,
-  code: string,
-  message?: string,
-): Promise<KesError> {
+export async function expectKesError(fnOrPromise: (() => unknown) | Promise<unknown>, code: string, message?: string): Promise<KesError> {
   let threw = false;
   let error: unknown;
   try {

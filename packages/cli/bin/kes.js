@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // Thin launcher: all logic lives in the built CLI entry.
-import { main } from '../dist/index.js';
+import { main } from '../dist/cli.js';
 
 main(process.argv.slice(2));

@@ -1,10 +1,10 @@
-// Config files of every era → KesConfig → KesServerOptions, plus in-process
-// server behaviour for a few (legacy glob policies, disabled admin, no key store).
+// Config files of every era → LoadedConfig (KesServerOptions fields and a key-store
+// config), plus in-process server behaviour for a few (legacy glob policies, disabled admin).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { configToServerOptions, isConfigError, loadConfig, parseConfig } from '@kes/cli';
+import { isConfigError, loadConfigFile, openKeyStore, parseConfigText } from '@kes/cli/config';
 import { createKesHandler } from '@kes/server';
 
 const dir = new URL('./fixtures/configs/', import.meta.url).pathname;
@@ -26,35 +26,36 @@ afterAll(() => rmSync(keysDir, { recursive: true, force: true }));
 
 describe('current format (HEAD)', () => {
   it('reads every field of head-full.yml, with ${VAR} references', async () => {
-    const c = await loadConfig(`${dir}head-full.yml`, env);
-    expect(c.address).toBe('127.0.0.1:7373');
-    expect(c.admin).toBe(ADMIN);
-    expect(c.tls).toEqual({
-      cert: './server.cert',
-      key: './server.key',
+    const c = await loadConfigFile(`${dir}head-full.yml`, { env });
+    expect(c.options.address).toBe('127.0.0.1:7373');
+    expect(c.options.admin).toBe(ADMIN);
+    expect(c.options.tls).toEqual({
+      certFile: './server.cert',
+      keyFile: './server.key',
       password: 'not-a-real-password',
       auth: 'off',
-      ca: './ca',
+      caFile: './ca',
       proxy: { identities: ['1'.repeat(64)], header: 'X-Tls-Client-Cert' },
     });
-    expect(c.cache).toEqual({ anyMs: 600_000, unusedMs: 90_000, offlineMs: 0 });
-    expect(c.log).toEqual({ error: 'WARN', audit: 'off' });
-    expect(c.api).toEqual({ '/v1/status': { timeoutMs: 17_000, skipAuth: true }, '/v1/metrics': { timeoutMs: 22_000, skipAuth: true } });
-    expect(c.policies['my-app']).toEqual({
+    expect(c.options.cache).toEqual({ expiryAnyMs: 600_000, expiryUnusedMs: 90_000, expiryOfflineMs: 0 });
+    expect(c.options.log).toEqual({ error: 'WARN', audit: 'off' });
+    expect(c.options.api).toEqual({ '/v1/status': { timeoutMs: 17_000, skipAuth: true }, '/v1/metrics': { timeoutMs: 22_000, skipAuth: true } });
+    expect(c.options.policies['my-app']).toEqual({
       allow: ['/v1/key/create/my-app*', '/v1/key/generate/my-app*', '/v1/key/decrypt/my-app*'],
       deny: ['/v1/key/generate/my-app-internal*'],
       identities: [APP],
     });
-    expect(c.keys).toEqual([{ name: 'my-app-key' }, { name: 'from-env' }]);
-    expect(c.keystore).toEqual({ type: 'fs', path: keysDir });
-    expect(c.patternSemantics).toBe('prefix');
-    expect(c.legacy).toBe(false);
+    expect(c.options.keys).toEqual([{ name: 'my-app-key' }, { name: 'from-env' }]);
+    expect(c.keyStore).toEqual({ type: 'fs', options: { path: keysDir } });
+    expect(c.implicitMemoryStore).toBe(false);
+    expect(c.options.patternSemantics).toBe('prefix');
+    expect(c.legacyMarkers).toEqual([]);
     expect(c.warnings).toEqual([]);
   });
 
-  it('maps to KesServerOptions', async () => {
-    const c = await loadConfig(`${dir}head-full.yml`, env);
-    const o = await configToServerOptions(c);
+  it('is KesServerOptions once its key store is opened', async () => {
+    const c = await loadConfigFile(`${dir}head-full.yml`, { env });
+    const o = { ...c.options, keyStore: await openKeyStore(c) };
     try {
       expect(o.admin).toBe(ADMIN);
       expect(o.keyStore.kind).toContain(keysDir);
@@ -79,19 +80,27 @@ describe('current format (HEAD)', () => {
   });
 
   it('custom-api.yml: disabled admin, defaults and API overrides', async () => {
-    const c = await loadConfig(`${dir}custom-api.yml`, {});
-    expect(c.admin).toBe('disabled');
-    expect(c.cache).toEqual({ anyMs: 300_000, unusedMs: 20_000, offlineMs: 0 });
-    expect(c.log).toEqual({ error: 'INFO', audit: 'INFO' });
-    expect(c.api['/v1/status']).toEqual({ timeoutMs: 17_000, skipAuth: true });
+    const c = await loadConfigFile(`${dir}custom-api.yml`, { env: {} });
+    expect(c.options.admin).toBe('disabled');
+    expect(c.options.cache).toEqual({ expiryAnyMs: 300_000, expiryUnusedMs: 20_000, expiryOfflineMs: 0 });
+    expect(c.options.log).toEqual({ error: 'INFO', audit: 'INFO' });
+    expect(c.options.api['/v1/status']).toEqual({ timeoutMs: 17_000, skipAuth: true });
   });
 
   it('vault (AppRole and Kubernetes) and AWS sections map to the key-store options', async () => {
-    expect((await loadConfig(`${dir}vault-approle.yml`, env)).keystore).toEqual({
+    expect((await loadConfigFile(`${dir}vault-approle.yml`, { env })).keyStore).toEqual({
       type: 'vault',
-      options: { endpoint: 'https://127.0.0.1:8200', engine: 'kv', version: 'v2', namespace: 'ns1', prefix: 'tenant-1', approle: { engine: 'approle', id: 'role', secret: 'secret' }, statusPingMs: 10_000 },
+      options: {
+        endpoint: 'https://127.0.0.1:8200',
+        engine: 'kv',
+        version: 'v2',
+        namespace: 'ns1',
+        prefix: 'tenant-1',
+        approle: { engine: 'approle', id: 'role', secret: 'secret' },
+        statusPingMs: 10_000,
+      },
     });
-    expect((await loadConfig(`${dir}vault-k8s.yml`, env)).keystore).toEqual({
+    expect((await loadConfigFile(`${dir}vault-k8s.yml`, { env })).keyStore).toEqual({
       type: 'vault',
       options: {
         endpoint: 'https://127.0.0.1:8200',
@@ -104,52 +113,62 @@ describe('current format (HEAD)', () => {
         tls: { ca: '/etc/vault/ca.pem' },
       },
     });
-    expect((await loadConfig(`${dir}aws.yml`, env)).keystore).toEqual({
+    expect((await loadConfigFile(`${dir}aws.yml`, { env })).keyStore).toEqual({
       type: 'aws',
-      options: { endpoint: 'secretsmanager.us-east-2.amazonaws.com', region: 'us-east-2', kmsKeyId: 'alias/kes', credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'aws-secret' } },
+      options: {
+        endpoint: 'secretsmanager.us-east-2.amazonaws.com',
+        region: 'us-east-2',
+        kmsKeyId: 'alias/kes',
+        credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'aws-secret' },
+      },
     });
-    expect((await loadConfig(`${dir}aws-no-credentials.yml`, env)).keystore).toEqual({
+    expect((await loadConfigFile(`${dir}aws-no-credentials.yml`, { env })).keyStore).toEqual({
       type: 'aws',
       options: { endpoint: 'secretsmanager.us-east-2.amazonaws.com', region: 'us-east-2' },
     });
   });
 
   it('a key store kes-ts cannot run is accepted by the loader and rejected at start', async () => {
-    const c = await loadConfig(`${dir}gcp.yml`, {});
-    expect(c.keystore).toEqual({ type: 'unsupported', name: 'gcp' });
-    const err = await configToServerOptions(c).catch((e: unknown) => e);
+    const c = await loadConfigFile(`${dir}gcp.yml`, { env: {} });
+    expect(c.keyStore).toEqual({ type: 'unsupported', name: 'gcp' });
+    const err = await openKeyStore(c).catch((e: unknown) => e);
     expect(isConfigError(err)).toBe(true);
-    expect((err as Error).message).toBe(`${dir}gcp.yml: keystore.gcp: key store 'gcp' is not supported by kes-ts yet (supported: fs, vault, aws, memory)`);
+    expect((err as Error).message).toBe(
+      `${dir}gcp.yml: keystore.gcp: key store 'gcp' is not supported by kes-ts yet (supported: fs, vault, aws, memory)`,
+    );
   });
 
   it('warns about wildcards that only v0.x globs understood', () => {
-    const c = parseConfig(`admin: {identity: ${ADMIN}}\ntls: {key: k, cert: c}\npolicy:\n  p:\n    allow: [/v1/key/*/my-key, /v1/key/list/*]\nkeystore: {memory: {}}\n`, { file: 'f.yml' });
-    expect(c.patternSemantics).toBe('prefix');
+    const c = parseConfigText(
+      `admin: {identity: ${ADMIN}}\ntls: {key: k, cert: c}\npolicy:\n  p:\n    allow: [/v1/key/*/my-key, /v1/key/list/*]\nkeystore: {memory: {}}\n`,
+      { file: 'f.yml' },
+    );
+    expect(c.options.patternSemantics).toBe('prefix');
     expect(c.warnings).toEqual([
       "policy 'p': pattern '/v1/key/*/my-key' has a wildcard that is not the last character; it matches literally (only a trailing '*' is a wildcard since kes v0.23)",
     ]);
   });
 
   it('flags override the file and say so', () => {
-    const c = parseConfig(`admin: {identity: ${ADMIN}}\ntls: {key: k, cert: c}\nkeystore: {memory: {}}\n`, {
+    const c = parseConfigText(`admin: {identity: ${ADMIN}}\ntls: {key: k, cert: c}\nkeystore: {memory: {}}\n`, {
       file: 'f.yml',
       overrides: { admin: APP, cert: 'c2', key: 'k', auth: 'on' },
     });
-    expect(c.admin).toBe(APP);
-    expect(c.tls).toMatchObject({ cert: 'c2', key: 'k', auth: 'on' });
+    expect(c.options.admin).toBe(APP);
+    expect(c.options.tls).toMatchObject({ certFile: 'c2', keyFile: 'k', auth: 'on' });
     expect(c.warnings).toEqual(["--root overrides 'admin.identity' from f.yml", "--cert overrides 'tls.cert' from f.yml"]);
   });
 });
 
 describe('legacy formats', () => {
   it('v0.14 (root, policy paths, keys list, empty vault section): migrated with notices, glob semantics', async () => {
-    const c = await loadConfig(`${dir}v0.14.yml`, env);
-    expect(c.admin).toBe(ADMIN);
-    expect(c.policies['my-app']?.allow).toEqual(['/v1/key/create/my-app-*', '/v1/key/*/my-app-key']);
-    expect(c.keys).toEqual([{ name: 'my-app-key' }]);
-    expect(c.keystore).toEqual({ type: 'fs', path: keysDir });
-    expect(c.patternSemantics).toBe('glob');
-    expect(c.legacy).toBe(true);
+    const c = await loadConfigFile(`${dir}v0.14.yml`, { env });
+    expect(c.options.admin).toBe(ADMIN);
+    expect(c.options.policies['my-app']?.allow).toEqual(['/v1/key/create/my-app-*', '/v1/key/*/my-app-key']);
+    expect(c.options.keys).toEqual([{ name: 'my-app-key' }]);
+    expect(c.keyStore).toEqual({ type: 'fs', options: { path: keysDir } });
+    expect(c.options.patternSemantics).toBe('glob');
+    expect(c.legacyMarkers).not.toEqual([]);
     expect(c.warnings).toEqual([
       "'root' is deprecated (kes v0.x): use 'admin.identity'",
       "'policy.my-app.paths' is deprecated (kes v0.x): use 'policy.my-app.allow'",
@@ -161,45 +180,55 @@ describe('legacy formats', () => {
   });
 
   it('v0.10 (`keys:` is the key store section)', async () => {
-    const c = await loadConfig(`${dir}v0.10.yml`, env);
-    expect(c.keystore).toEqual({ type: 'fs', path: '/var/kes/keys' });
-    expect(c.log).toEqual({ error: 'INFO', audit: 'off' });
+    const c = await loadConfigFile(`${dir}v0.10.yml`, { env });
+    expect(c.keyStore).toEqual({ type: 'fs', options: { path: '/var/kes/keys' } });
+    expect(c.options.log).toEqual({ error: 'INFO', audit: 'off' });
     expect(c.warnings).toContain("'keys' is deprecated (kes v0.x): use 'keystore' (the key store section; `keys:` is now a list of keys to create)");
   });
 
   it('v0.5 (cache.expiry.all, log files, snake_case AWS)', async () => {
-    const c = await loadConfig(`${dir}v0.5.yml`, env);
-    expect(c.cache.anyMs).toBe(300_000);
-    expect(c.log).toEqual({ error: 'INFO', audit: 'INFO' });
-    expect(c.keystore).toEqual({
+    const c = await loadConfigFile(`${dir}v0.5.yml`, { env });
+    expect(c.options.cache.expiryAnyMs).toBe(300_000);
+    expect(c.options.log).toEqual({ error: 'INFO', audit: 'INFO' });
+    expect(c.keyStore).toEqual({
       type: 'aws',
-      options: { endpoint: 'secretsmanager.us-east-1.amazonaws.com', region: 'us-east-1', kmsKeyId: 'alias/kes', credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } },
+      options: {
+        endpoint: 'secretsmanager.us-east-1.amazonaws.com',
+        region: 'us-east-1',
+        kmsKeyId: 'alias/kes',
+        credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+      },
     });
     expect(c.warnings).toContain("'cache.expiry.all' is deprecated (kes v0.x): use 'cache.expiry.any'");
-    expect(c.warnings).toContain("'keystore.aws.secrets_manager' is deprecated (kes v0.x): use 'keystore.aws.secretsmanager' (credentials: accesskey, secretkey, token)");
+    expect(c.warnings).toContain(
+      "'keystore.aws.secrets_manager' is deprecated (kes v0.x): use 'keystore.aws.secretsmanager' (credentials: accesskey, secretkey, token)",
+    );
   });
 
   it('v0.1 (top-level vault with address/name)', async () => {
-    const c = await loadConfig(`${dir}v0.1.yml`, env);
-    expect(c.keystore).toEqual({ type: 'vault', options: { endpoint: 'https://vault.example.net:8200', prefix: 'kes-keys', approle: { id: 'role', secret: 'secret' }, statusPingMs: 10_000 } });
-    expect(c.cache.anyMs).toBe(600_000);
+    const c = await loadConfigFile(`${dir}v0.1.yml`, { env });
+    expect(c.keyStore).toEqual({
+      type: 'vault',
+      options: { endpoint: 'https://vault.example.net:8200', prefix: 'kes-keys', approle: { id: 'role', secret: 'secret' }, statusPingMs: 10_000 },
+    });
+    expect(c.options.cache.expiryAnyMs).toBe(600_000);
     expect(c.warnings).toContain("'vault' is deprecated (kes v0.x): use 'keystore.vault'");
     expect(c.warnings).toContain("'vault.address' is deprecated (kes v0.x): use 'keystore.vault.endpoint'");
   });
 
   it('v0.21 with every backend listed empty: the empty ones are ignored', async () => {
-    const c = await loadConfig(`${dir}v0.21-all-backends.yml`, env);
-    expect(c.keystore).toEqual({ type: 'fs', path: keysDir });
+    const c = await loadConfigFile(`${dir}v0.21-all-backends.yml`, { env });
+    expect(c.keyStore).toEqual({ type: 'fs', options: { path: keysDir } });
     expect(c.warnings).toContain("'keystore.aws' has no values and is ignored");
     // Its `approle.retry` / gemalto `retry` are upstream sample-config fields, no era markers.
-    expect(c.patternSemantics).toBe('prefix');
+    expect(c.options.patternSemantics).toBe('prefix');
   });
 });
 
 describe('resulting server behaviour (in-process)', () => {
   it('legacy glob policy: `/v1/key/*/my-app-key` allows one key on every key API, `*` stays in its segment', async () => {
-    const c = await loadConfig(`${dir}v0.14.yml`, env);
-    const handler = await createKesHandler(await configToServerOptions(c));
+    const c = await loadConfigFile(`${dir}v0.14.yml`, { env });
+    const handler = await createKesHandler({ ...c.options, keyStore: await openKeyStore(c) });
     try {
       const app = '2'.repeat(64);
       // The declarative key exists (created at start).
@@ -215,8 +244,8 @@ describe('resulting server behaviour (in-process)', () => {
   });
 
   it('current prefix policy and deny-beats-allow from head-full.yml', async () => {
-    const c = await loadConfig(`${dir}head-full.yml`, env);
-    const handler = await createKesHandler(await configToServerOptions(c));
+    const c = await loadConfigFile(`${dir}head-full.yml`, { env });
+    const handler = await createKesHandler({ ...c.options, keyStore: await openKeyStore(c) });
     try {
       expect((await handler.inject({ method: 'POST', path: '/v1/key/create/my-app-x', identity: APP })).status).toBe(200);
       expect((await handler.inject({ method: 'POST', path: '/v1/key/create/my-app-internal', identity: APP })).status).toBe(200);
@@ -230,8 +259,8 @@ describe('resulting server behaviour (in-process)', () => {
   });
 
   it('disabled admin: nobody is admin', async () => {
-    const c = parseConfig('admin: {identity: disabled}\ntls: {key: k, cert: c}\nkeystore: {memory: {}}\n', { file: 'f.yml' });
-    const handler = await createKesHandler(await configToServerOptions(c));
+    const c = parseConfigText('admin: {identity: disabled}\ntls: {key: k, cert: c}\nkeystore: {memory: {}}\n', { file: 'f.yml' });
+    const handler = await createKesHandler({ ...c.options, keyStore: await openKeyStore(c) });
     try {
       const r = await handler.inject({ method: 'POST', path: '/v1/key/create/k', identity: ADMIN });
       expect(r.status).toBe(403);

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isConfigError, loadConfig, parseConfig } from '@kes/cli';
-import type { ConfigError } from '@kes/cli';
+import { isConfigError, loadConfigFile, parseConfigText } from '@kes/cli/config';
+import type { ConfigError } from '@kes/cli/config';
 
 const dir = new URL('./fixtures/configs/broken/', import.meta.url).pathname;
 
@@ -22,7 +22,7 @@ async function problemsOf(p: Promise<unknown>): Promise<readonly string[]> {
 describe('broken config files', () => {
   it('lists every problem of many-problems.yml with its line', async () => {
     const f = `${dir}many-problems.yml`;
-    expect(await problemsOf(loadConfig(f, {}))).toEqual([
+    expect(await problemsOf(loadConfigFile(f, { env: {} }))).toEqual([
       `${f}:1: version: unsupported config version 'v2': only 'v1' is supported`,
       `${f}:2: address: host 'localhost' must be an IP address or empty (host names are not allowed)`,
       `${f}:4: admin.identity: must not be empty`,
@@ -42,36 +42,40 @@ describe('broken config files', () => {
 
   it('names every unset environment variable', async () => {
     const f = `${dir}unset-env.yml`;
-    expect(await problemsOf(loadConfig(f, {}))).toEqual([
+    expect(await problemsOf(loadConfigFile(f, { env: {} }))).toEqual([
       `${f}:2: admin.identity: environment variable 'KES_TEST_UNSET_ADMIN' is not set`,
       `${f}:5: tls.cert: environment variable 'KES_TEST_UNSET_CERT' is not set`,
     ]);
   });
 
   it('an empty variable is an empty value (then a required field complains)', () => {
-    expect(() => parseConfig('admin: {identity: "${A}"}\ntls: {key: k, cert: c}\n', { file: 'f.yml', env: { A: '' } })).toThrow(
+    expect(() => parseConfigText('admin: {identity: "${A}"}\ntls: {key: k, cert: c}\n', { file: 'f.yml', env: { A: '' } })).toThrow(
       'f.yml:1: admin.identity: must not be empty',
     );
   });
 
   it('YAML syntax errors carry the line', async () => {
     const f = `${dir}bad-yaml.yml`;
-    expect(await problemsOf(loadConfig(f, {}))).toEqual([`${f}:5: invalid YAML: missed comma between flow collection entries`]);
+    expect(await problemsOf(loadConfigFile(f, { env: {} }))).toEqual([`${f}:5: invalid YAML: missed comma between flow collection entries`]);
   });
 
   it('two key stores', async () => {
     const f = `${dir}two-keystores.yml`;
-    expect(await problemsOf(loadConfig(f, {}))).toEqual([`${f}:8: keystore: more than one key store is configured (fs, vault): keep exactly one`]);
+    expect(await problemsOf(loadConfigFile(f, { env: {} }))).toEqual([
+      `${f}:8: keystore: more than one key store is configured (fs, vault): keep exactly one`,
+    ]);
   });
 
   it('a missing file', async () => {
-    expect(await problemsOf(loadConfig(`${dir}nope.yml`, {}))).toEqual([`${dir}nope.yml: cannot read config file: no such file`]);
+    expect(await problemsOf(loadConfigFile(`${dir}nope.yml`, { env: {} }))).toEqual([`${dir}nope.yml: cannot read config file: no such file`]);
   });
 
   it('TOML files (kes v0.1–v0.7) are refused with a hint', async () => {
     const f = join(mkdtempSync(join(tmpdir(), 'kes-toml-')), 'kes.toml');
     writeFileSync(f, 'root = "x"\n');
-    expect(await problemsOf(loadConfig(f, {}))).toEqual([`${f}: TOML config files (kes v0.1–v0.7) are not supported: convert the file to YAML`]);
+    expect(await problemsOf(loadConfigFile(f, { env: {} }))).toEqual([
+      `${f}: TOML config files (kes v0.1–v0.7) are not supported: convert the file to YAML`,
+    ]);
   });
 
   it('key-store and policy value rules', () => {
@@ -90,13 +94,13 @@ describe('broken config files', () => {
     ].join('\n');
     let err: unknown;
     try {
-      parseConfig(text, { file: 'v.yml' });
+      parseConfigText(text, { file: 'v.yml' });
     } catch (e) {
       err = e;
     }
     expect((err as ConfigError).problems).toEqual([
       'v.yml:5: policy.p.identities[0]: the admin identity must not be assigned to a policy',
-      'v.yml:5: policy.p.identities[1]: invalid identity \'not valid!\'',
+      "v.yml:5: policy.p.identities[1]: invalid identity 'not valid!'",
       'v.yml:7: keystore.vault: only one authentication method may be configured, found: approle, kubernetes',
       "v.yml:9: keystore.vault.version: must be 'v1' or 'v2', not 'v3'",
       'v.yml:10: keystore.vault.approle.secret: is required',

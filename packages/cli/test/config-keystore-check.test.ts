@@ -36,7 +36,14 @@ function config(name: string, keystore: string[]): string {
   const file = join(dir, `${name}.yml`);
   writeFileSync(
     file,
-    ['address: 127.0.0.1:0', `admin: {identity: ${ADMIN}}`, `tls: {key: ${join(dir, 'server.key')}, cert: ${join(dir, 'server.cert')}}`, 'keystore:', ...keystore.map((l) => `  ${l}`), ''].join('\n'),
+    [
+      'address: 127.0.0.1:0',
+      `admin: {identity: ${ADMIN}}`,
+      `tls: {key: ${join(dir, 'server.key')}, cert: ${join(dir, 'server.cert')}}`,
+      'keystore:',
+      ...keystore.map((l) => `  ${l}`),
+      '',
+    ].join('\n'),
   );
   return file;
 }
@@ -128,7 +135,15 @@ describe.skipIf(!baoAddr)('vault key store (OpenBao)', () => {
 
   it('a refused AppRole login refuses the start', async () => {
     const secret = randomBytes(16).toString('hex');
-    const cfg = config('vault-approle', ['vault:', `  endpoint: ${baoAddr}`, `  engine: ${engine}`, '  approle:', `    engine: ${approle}`, `    id: ${roleId}`, `    secret: ${secret}`]);
+    const cfg = config('vault-approle', [
+      'vault:',
+      `  endpoint: ${baoAddr}`,
+      `  engine: ${engine}`,
+      '  approle:',
+      `    engine: ${approle}`,
+      `    id: ${roleId}`,
+      `    secret: ${secret}`,
+    ]);
     const problems = await startFails(cfg);
     expect(problems).toEqual([
       `${cfg}: keystore.vault: key store check failed: Hashicorp Vault: ${baoAddr}: vault: approle login at auth/${approle} failed: HTTP 400: invalid role or secret ID (the login was rejected: check the AppRole IDs or the Kubernetes role and JWT)`,
@@ -139,7 +154,9 @@ describe.skipIf(!baoAddr)('vault key store (OpenBao)', () => {
   it('a K/V engine that is not mounted refuses the start', async () => {
     const cfg = config('vault-engine', ['vault:', `  endpoint: ${baoAddr}`, `  engine: no-such-${suffix}`, `  token: ${baoToken}`]);
     const [problem] = await startFails(cfg);
-    expect(problem).toMatch(/^.*: keystore\.vault: key store check failed: Hashicorp Vault: .*: vault: get kes-start-check: HTTP 404: no handler for route .*\(no such engine or auth mount: check engine, approle\.engine \/ kubernetes\.engine and namespace\)$/);
+    expect(problem).toMatch(
+      /^.*: keystore\.vault: key store check failed: Hashicorp Vault: .*: vault: get kes-start-check: HTTP 404: no handler for route .*\(no such engine or auth mount: check engine, approle\.engine \/ kubernetes\.engine and namespace\)$/,
+    );
   });
 
   it('an unreachable Vault refuses the start (as upstream)', async () => {
@@ -158,7 +175,15 @@ describe.skipIf(!baoAddr)('vault key store (OpenBao)', () => {
 describe('aws key store (moto)', () => {
   const secretKey = `wrong-${randomBytes(8).toString('hex')}`;
   const aws = (name: string, endpoint: string): string =>
-    config(name, ['aws:', '  secretsmanager:', `    endpoint: ${endpoint}`, '    region: us-east-1', '    credentials:', '      accesskey: AKIAWRONGWRONGWRONG1', `      secretkey: ${secretKey}`]);
+    config(name, [
+      'aws:',
+      '  secretsmanager:',
+      `    endpoint: ${endpoint}`,
+      '    region: us-east-1',
+      '    credentials:',
+      '      accesskey: AKIAWRONGWRONGWRONG1',
+      `      secretkey: ${secretKey}`,
+    ]);
 
   it.skipIf(!motoEndpoint)('the shared moto server accepts any credentials, so the server starts', async () => {
     await startsAndStops(aws('aws-any', motoEndpoint));
@@ -178,7 +203,9 @@ describe('aws key store (moto)', () => {
       const problems = await startFails(cfg);
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatch(
-        new RegExp(`^${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: keystore\\.aws\\.secretsmanager: key store check failed: AWS SecretsManager: ${endpoint}: aws secretsmanager: .* \\(HTTP 403\\): .*\\(the credentials were rejected or lack permission\\)$`),
+        new RegExp(
+          `^${cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: keystore\\.aws\\.secretsmanager: key store check failed: AWS SecretsManager: ${endpoint}: aws secretsmanager: .* \\(HTTP 403\\): .*\\(the credentials were rejected or lack permission\\)$`,
+        ),
       );
       expect(problems[0]).not.toContain(secretKey);
     } finally {

@@ -3,8 +3,8 @@
 // fields that flipped policies to v0.x globs, and admin identities that silently
 // disabled admin access. Each is now an error (or a notice without side effects).
 import { describe, expect, it } from 'vitest';
-import { configToServerOptions, isConfigError, loadConfig, parseConfig } from '@kes/cli';
-import type { ConfigError, ParseConfigOptions } from '@kes/cli';
+import { isConfigError, loadConfigFile, parseConfigText } from '@kes/cli/config';
+import type { ConfigError, ParseConfigOptions } from '@kes/cli/config';
 import { ApiKey } from '@kes/core';
 import { createMemoryKeyStore } from '@kes/keystores/memory';
 import { createKesHandler } from '@kes/server';
@@ -17,7 +17,7 @@ const NO_STORE =
 
 function problemsOf(text: string, options: ParseConfigOptions = {}): readonly string[] {
   try {
-    parseConfig(text, { file: 'f.yml', ...options });
+    parseConfigText(text, { file: 'f.yml', ...options });
   } catch (err) {
     expect(isConfigError(err)).toBe(true);
     return (err as ConfigError).problems;
@@ -31,7 +31,7 @@ const base = [`admin: {identity: ${ADMIN}}`, 'tls: {key: k, cert: c}'];
 describe('no implicit in-memory key store', () => {
   it('a config file without a keystore section is refused, naming the fix', async () => {
     const f = `${dir}no-keystore.yml`;
-    const err = await loadConfig(f, {}).catch((e: unknown) => e);
+    const err = await loadConfigFile(f, { env: {} }).catch((e: unknown) => e);
     expect(isConfigError(err)).toBe(true);
     expect((err as ConfigError).problems).toEqual([`${f}: keystore: ${NO_STORE}`]);
   });
@@ -52,14 +52,16 @@ describe('no implicit in-memory key store', () => {
   });
 
   it('an explicit `keystore: {memory: {}}` is the in-memory store, without a warning', () => {
-    const c = parseConfig(lines(...base, 'keystore: {memory: {}}'), { file: 'f.yml' });
-    expect(c.keystore).toEqual({ type: 'memory', configured: true });
+    const c = parseConfigText(lines(...base, 'keystore: {memory: {}}'), { file: 'f.yml' });
+    expect(c.keyStore).toEqual({ type: 'memory' });
+    expect(c.implicitMemoryStore).toBe(false);
     expect(c.warnings).toEqual([]);
   });
 
   it('only the seed flags without a file (implicitMemoryStore) fall back to memory', () => {
-    const c = parseConfig('', { file: '(flags)', implicitMemoryStore: true, overrides: { admin: ADMIN, cert: 'c', key: 'k' } });
-    expect(c.keystore).toEqual({ type: 'memory', configured: false });
+    const c = parseConfigText('', { file: '(flags)', implicitMemoryStore: true, overrides: { admin: ADMIN, cert: 'c', key: 'k' } });
+    expect(c.keyStore).toEqual({ type: 'memory' });
+    expect(c.implicitMemoryStore).toBe(true);
   });
 });
 
@@ -97,7 +99,17 @@ describe('unknown fields are errors', () => {
   });
 
   it('an unknown API route key is an error with a hint (a typo would drop its skip_auth or timeout)', () => {
-    const text = lines(...base, 'api:', '  /v1/key/create:', '    timeout: 1s', '  /v1/satus:', '    skip_auth: true', '  /v1/metrics:', '    skipauth: true', 'keystore: {memory: {}}');
+    const text = lines(
+      ...base,
+      'api:',
+      '  /v1/key/create:',
+      '    timeout: 1s',
+      '  /v1/satus:',
+      '    skip_auth: true',
+      '  /v1/metrics:',
+      '    skipauth: true',
+      'keystore: {memory: {}}',
+    );
     const hint = "route keys must be written exactly as /v1/api lists them (key, policy and identity routes end with '/')";
     expect(problemsOf(text)).toEqual([
       `f.yml:4: api["/v1/key/create"]: unknown API route (did you mean '/v1/key/create/'?): ${hint}`,
@@ -111,41 +123,62 @@ describe('unknown fields are errors', () => {
   });
 
   it('keystore.generic (kes v0.14–v0.22) is parsed, then refused as unsupported at start', () => {
-    const c = parseConfig(lines(...base, 'keystore:', '  generic:', '    endpoint: https://127.0.0.1:7001'), { file: 'f.yml' });
-    expect(c.keystore).toEqual({ type: 'unsupported', name: 'generic' });
+    const c = parseConfigText(lines(...base, 'keystore:', '  generic:', '    endpoint: https://127.0.0.1:7001'), { file: 'f.yml' });
+    expect(c.keyStore).toEqual({ type: 'unsupported', name: 'generic' });
   });
 });
 
 describe('policy semantics change only on v0.x era markers', () => {
   it.each([
-    ['keystore.vault.approle.retry', ['keystore:', '  vault:', '    endpoint: https://v:8200', '    approle: {id: r, secret: s, retry: 15s}'], "'keystore.vault.approle.retry' is deprecated (kes v0.x) and ignored: logins are retried automatically"],
-    ['keystore.vault.kubernetes.retry', ['keystore:', '  vault:', '    endpoint: https://v:8200', '    kubernetes: {role: kes, jwt: x, retry: 15s}'], "'keystore.vault.kubernetes.retry' is deprecated (kes v0.x) and ignored: logins are retried automatically"],
-    ['keystore.gemalto.keysecure.credentials.retry', ['keystore:', '  gemalto:', '    keysecure:', '      endpoint: https://g', '      credentials: {token: t, retry: 15s}'], "'keystore.gemalto.keysecure.credentials.retry' is deprecated (kes v0.x) and ignored"],
-    ['cache.expiry.all', ['cache: {expiry: {all: 5m}}', 'keystore: {memory: {}}'], "'cache.expiry.all' is deprecated (kes v0.x): use 'cache.expiry.any'"],
-    ['keystore.vault.name', ['keystore:', '  vault: {endpoint: https://v:8200, name: kes, token: t}'], "'vault.name' is deprecated (kes v0.x): use 'keystore.vault.prefix'"],
+    [
+      'keystore.vault.approle.retry',
+      ['keystore:', '  vault:', '    endpoint: https://v:8200', '    approle: {id: r, secret: s, retry: 15s}'],
+      "'keystore.vault.approle.retry' is deprecated (kes v0.x) and ignored: logins are retried automatically",
+    ],
+    [
+      'keystore.vault.kubernetes.retry',
+      ['keystore:', '  vault:', '    endpoint: https://v:8200', '    kubernetes: {role: kes, jwt: x, retry: 15s}'],
+      "'keystore.vault.kubernetes.retry' is deprecated (kes v0.x) and ignored: logins are retried automatically",
+    ],
+    [
+      'keystore.gemalto.keysecure.credentials.retry',
+      ['keystore:', '  gemalto:', '    keysecure:', '      endpoint: https://g', '      credentials: {token: t, retry: 15s}'],
+      "'keystore.gemalto.keysecure.credentials.retry' is deprecated (kes v0.x) and ignored",
+    ],
+    [
+      'cache.expiry.all',
+      ['cache: {expiry: {all: 5m}}', 'keystore: {memory: {}}'],
+      "'cache.expiry.all' is deprecated (kes v0.x): use 'cache.expiry.any'",
+    ],
+    [
+      'keystore.vault.name',
+      ['keystore:', '  vault: {endpoint: https://v:8200, name: kes, token: t}'],
+      "'vault.name' is deprecated (kes v0.x): use 'keystore.vault.prefix'",
+    ],
   ])('%s (in upstream sample configs): a notice, prefix semantics kept', (_field, extra, notice) => {
-    const c = parseConfig(lines(...base, 'policy: {minio: {allow: [/v1/key/*]}}', ...extra), { file: 'f.yml' });
+    const c = parseConfigText(lines(...base, 'policy: {minio: {allow: [/v1/key/*]}}', ...extra), { file: 'f.yml' });
     expect(c.warnings).toEqual([notice]);
-    expect(c.patternSemantics).toBe('prefix');
-    expect(c.legacy).toBe(false);
+    expect(c.options.patternSemantics).toBe('prefix');
     expect(c.legacyMarkers).toEqual([]);
   });
 
   it('a current file with sample-config fields still lets `allow: /v1/key/*` generate keys (MinIO)', async () => {
-    const c = await loadConfig(`${dir}sample-retry.yml`, {});
+    const c = await loadConfigFile(`${dir}sample-retry.yml`, { env: {} });
     // The Vault section is only parsed here; requests go to an in-memory store.
-    const handler = await createKesHandler(await configToServerOptions(c, { keyStore: createMemoryKeyStore() }));
+    const handler = await createKesHandler({ ...c.options, keyStore: createMemoryKeyStore() });
     try {
-      expect((await handler.inject({ method: 'POST', path: '/v1/key/create/minio-key', identity: c.admin })).status).toBe(200);
+      expect((await handler.inject({ method: 'POST', path: '/v1/key/create/minio-key', identity: c.options.admin })).status).toBe(200);
       // Under v0.x glob rules `/v1/key/*` stays within one segment and this is a 403.
       const dek = await handler.inject({ method: 'POST', path: '/v1/key/generate/minio-key', identity: MINIO, body: '{}' });
       expect(dek.status).toBe(200);
       const ciphertext = (dek.json() as { ciphertext: string }).ciphertext;
-      expect((await handler.inject({ method: 'POST', path: '/v1/key/decrypt/minio-key', identity: MINIO, body: JSON.stringify({ ciphertext }) })).status).toBe(200);
+      expect(
+        (await handler.inject({ method: 'POST', path: '/v1/key/decrypt/minio-key', identity: MINIO, body: JSON.stringify({ ciphertext }) })).status,
+      ).toBe(200);
     } finally {
       await handler.close();
     }
-    expect(c.patternSemantics).toBe('prefix');
+    expect(c.options.patternSemantics).toBe('prefix');
   });
 
   it.each([
@@ -155,10 +188,12 @@ describe('policy semantics change only on v0.x era markers', () => {
     ['top-level fs', [...base, 'fs: {path: /tmp/k}'], ['fs']],
     ['log.audit.file', [...base, 'log: {audit: {file: [/var/log/kes/audit.log]}}', 'keystore: {memory: {}}'], ['log.audit.file']],
   ])('era marker %s: glob semantics, and the markers are named', (_what, text, markers) => {
-    const c = parseConfig(lines(...text), { file: 'f.yml' });
-    expect(c.patternSemantics).toBe('glob');
+    const c = parseConfigText(lines(...text), { file: 'f.yml' });
+    expect(c.options.patternSemantics).toBe('glob');
     expect(c.legacyMarkers).toEqual(markers);
-    expect(c.warnings.at(-1)).toBe(`this is a kes v0.x config file (${markers.join(', ')}): policy patterns use the v0.x glob rules (* ? [..] match within one path segment)`);
+    expect(c.warnings.at(-1)).toBe(
+      `this is a kes v0.x config file (${markers.join(', ')}): policy patterns use the v0.x glob rules (* ? [..] match within one path segment)`,
+    );
   });
 });
 
@@ -167,17 +202,29 @@ describe('admin identity', () => {
   const apiKey = ApiKey.generate().toString();
 
   it('accepts 64 lowercase hex digits and `disabled` (any case, stored lowercase)', () => {
-    expect(parseConfig(withAdmin(ADMIN), { file: 'f.yml' }).admin).toBe(ADMIN);
-    expect(parseConfig(withAdmin('disabled'), { file: 'f.yml' }).admin).toBe('disabled');
-    expect(parseConfig(withAdmin('Disabled'), { file: 'f.yml' }).admin).toBe('disabled');
+    expect(parseConfigText(withAdmin(ADMIN), { file: 'f.yml' }).options.admin).toBe(ADMIN);
+    expect(parseConfigText(withAdmin('disabled'), { file: 'f.yml' }).options.admin).toBe('disabled');
+    expect(parseConfigText(withAdmin('Disabled'), { file: 'f.yml' }).options.admin).toBe('disabled');
   });
 
   it.each([
-    ['uppercase hex', 'A'.repeat(64), "has uppercase hex digits: write the identity in lowercase, as 'kes identity of' prints it (identities are compared exactly, so an uppercase one never matches and admin access would be silently disabled)"],
-    ['a typo of disabled', 'disabeld', "must be an identity (64 lowercase hex digits, as printed by 'kes identity of') or 'disabled' to turn admin access off (did you mean 'disabled'?)"],
+    [
+      'uppercase hex',
+      'A'.repeat(64),
+      "has uppercase hex digits: write the identity in lowercase, as 'kes identity of' prints it (identities are compared exactly, so an uppercase one never matches and admin access would be silently disabled)",
+    ],
+    [
+      'a typo of disabled',
+      'disabeld',
+      "must be an identity (64 lowercase hex digits, as printed by 'kes identity of') or 'disabled' to turn admin access off (did you mean 'disabled'?)",
+    ],
     ['a name', 'root', "must be an identity (64 lowercase hex digits, as printed by 'kes identity of') or 'disabled' to turn admin access off"],
     ['too short', 'a'.repeat(63), 'must be 64 hex digits, not 63'],
-    ['an API key', apiKey, "is an API key, not an identity: use the identity of the key ('kes identity of <API key>') and keep the key itself secret"],
+    [
+      'an API key',
+      apiKey,
+      "is an API key, not an identity: use the identity of the key ('kes identity of <API key>') and keep the key itself secret",
+    ],
   ])('refuses %s', (_what, id, message) => {
     const problems = problemsOf(withAdmin(id));
     expect(problems).toEqual([`f.yml:1: admin.identity: ${message}`]);
@@ -195,8 +242,8 @@ describe('admin identity', () => {
 
   it('${VAR} references are substituted before the check', () => {
     const text = lines('admin:', '  identity: ${KES_ADMIN}', 'tls: {key: k, cert: c}', 'keystore: {memory: {}}');
-    expect(parseConfig(text, { file: 'f.yml', env: { KES_ADMIN: ADMIN } }).admin).toBe(ADMIN);
-    expect(parseConfig(text, { file: 'f.yml', env: { KES_ADMIN: 'disabled' } }).admin).toBe('disabled');
+    expect(parseConfigText(text, { file: 'f.yml', env: { KES_ADMIN: ADMIN } }).options.admin).toBe(ADMIN);
+    expect(parseConfigText(text, { file: 'f.yml', env: { KES_ADMIN: 'disabled' } }).options.admin).toBe('disabled');
     expect(problemsOf(text, { env: { KES_ADMIN: ADMIN.toUpperCase() } })).toEqual([
       "f.yml:2: admin.identity: has uppercase hex digits: write the identity in lowercase, as 'kes identity of' prints it (identities are compared exactly, so an uppercase one never matches and admin access would be silently disabled)",
     ]);

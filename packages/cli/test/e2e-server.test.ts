@@ -68,7 +68,19 @@ describe.skipIf(!built)('kes server (built CLI)', () => {
     const config = join(dir, 'fs.yml');
     writeFileSync(
       config,
-      ['version: v1', 'address: 127.0.0.1:0', 'admin:', `  identity: \${ADMIN_ID}`, 'tls:', `  key: ${serverKey}`, `  cert: ${serverCert}`, 'keystore:', '  fs:', `    path: ${keys}`, ''].join('\n'),
+      [
+        'version: v1',
+        'address: 127.0.0.1:0',
+        'admin:',
+        `  identity: \${ADMIN_ID}`,
+        'tls:',
+        `  key: ${serverKey}`,
+        `  cert: ${serverCert}`,
+        'keystore:',
+        '  fs:',
+        `    path: ${keys}`,
+        '',
+      ].join('\n'),
     );
     const env = { ADMIN_ID: admin.identity };
     const first = runKes(['server', '--config', config], env);
@@ -94,7 +106,17 @@ describe.skipIf(!built)('kes server (built CLI)', () => {
     const write = (allow: string) =>
       writeFileSync(
         config,
-        ['address: 127.0.0.1:0', `admin: {identity: ${admin.identity}}`, `tls: {key: ${serverKey}, cert: ${serverCert}}`, 'policy:', '  app:', `    allow: [${allow}]`, `    identities: [${app.identity}]`, 'keystore: {memory: {}}', ''].join('\n'),
+        [
+          'address: 127.0.0.1:0',
+          `admin: {identity: ${admin.identity}}`,
+          `tls: {key: ${serverKey}, cert: ${serverCert}}`,
+          'policy:',
+          '  app:',
+          `    allow: [${allow}]`,
+          `    identities: [${app.identity}]`,
+          'keystore: {memory: {}}',
+          '',
+        ].join('\n'),
       );
     write('/v1/key/describe/*');
     const kes = runKes(['server', '--config', config]);
@@ -145,7 +167,16 @@ describe.skipIf(!built)('kes server (built CLI)', () => {
 
   it('refuses a config whose key store section is misspelled, and a key store that does not work', async () => {
     const typo = join(dir, 'typo.yml');
-    writeFileSync(typo, [`admin: {identity: ${admin.identity}}`, `tls: {key: ${serverKey}, cert: ${serverCert}}`, 'keystor:', `  fs: {path: ${join(dir, 'typo-keys')}}`, ''].join('\n'));
+    writeFileSync(
+      typo,
+      [
+        `admin: {identity: ${admin.identity}}`,
+        `tls: {key: ${serverKey}, cert: ${serverCert}}`,
+        'keystor:',
+        `  fs: {path: ${join(dir, 'typo-keys')}}`,
+        '',
+      ].join('\n'),
+    );
     const r = await runKesOnce(['server', '--config', typo]);
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n').slice(0, 2)).toEqual([
@@ -157,7 +188,16 @@ describe.skipIf(!built)('kes server (built CLI)', () => {
     const blocker = join(dir, 'blocker-file');
     writeFileSync(blocker, 'not a directory');
     const broken = join(dir, 'broken-store.yml');
-    writeFileSync(broken, ['address: 127.0.0.1:0', `admin: {identity: ${admin.identity}}`, `tls: {key: ${serverKey}, cert: ${serverCert}}`, `keystore: {fs: {path: ${blocker}}}`, ''].join('\n'));
+    writeFileSync(
+      broken,
+      [
+        'address: 127.0.0.1:0',
+        `admin: {identity: ${admin.identity}}`,
+        `tls: {key: ${serverKey}, cert: ${serverCert}}`,
+        `keystore: {fs: {path: ${blocker}}}`,
+        '',
+      ].join('\n'),
+    );
     const b = await runKesOnce(['server', '--config', broken]);
     expect(b.code).toBe(1);
     expect(b.stdout).toBe('');

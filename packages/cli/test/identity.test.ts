@@ -170,6 +170,8 @@ describe('kes identity of', () => {
     expect(notEchoed.stderr).toBe('Error: the argument is neither an API key nor an existing file\n');
     const txt = join(dir, 'plain.txt');
     writeFileSync(txt, 'hello');
-    expect((await run(['identity', 'of', txt])).stderr).toBe(`Error: '${txt}' contains no PEM block (expected a CERTIFICATE or an Ed25519 PRIVATE KEY)\n`);
+    expect((await run(['identity', 'of', txt])).stderr).toBe(
+      `Error: '${txt}' contains no PEM block (expected a CERTIFICATE or an Ed25519 PRIVATE KEY)\n`,
+    );
   });
 });

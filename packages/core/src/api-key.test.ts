@@ -26,7 +26,12 @@ describe('ApiKey.parse (vectors: api_key_parse)', () => {
   it.each(vectors.api_key_parse.cases)('$api_key fails: $should_fail', ({ api_key, should_fail }) => {
     if (should_fail) {
       expect(() => ApiKey.parse(api_key)).toThrow();
-      expect(isKesError(thrown(() => ApiKey.parse(api_key)), 'ERR_KES_INVALID_API_KEY')).toBe(true);
+      expect(
+        isKesError(
+          thrown(() => ApiKey.parse(api_key)),
+          'ERR_KES_INVALID_API_KEY',
+        ),
+      ).toBe(true);
     } else {
       expect(ApiKey.parse(api_key).toString()).toBe(api_key);
     }
@@ -171,7 +176,15 @@ async function handshake(
     });
     srv.listen(0, '127.0.0.1', () => {
       const { port } = srv.address() as AddressInfo;
-      const socket = connect({ host: '127.0.0.1', port, cert: client.cert, key: client.key, ca: server.cert, minVersion: version, maxVersion: version });
+      const socket = connect({
+        host: '127.0.0.1',
+        port,
+        cert: client.cert,
+        key: client.key,
+        ca: server.cert,
+        minVersion: version,
+        maxVersion: version,
+      });
       socket.on('error', () => {
         /* the server side reports */
       });

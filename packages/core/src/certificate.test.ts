@@ -116,8 +116,6 @@ describe('createSelfSignedCertificate', () => {
     const { privateKey } = generateKeyPairSync('ed448');
     const e = thrown(() => createSelfSignedCertificate({ privateKey }));
     expect(isKesError(e, 'ERR_KES_INVALID_ARGUMENT')).toBe(true);
-    expect((e as Error).message).toBe(
-      'invalid certificate options: privateKey must be an Ed25519, ECDSA (P-256/P-384/P-521) or RSA private key',
-    );
+    expect((e as Error).message).toBe('invalid certificate options: privateKey must be an Ed25519, ECDSA (P-256/P-384/P-521) or RSA private key');
   });
 });

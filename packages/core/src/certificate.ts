@@ -210,10 +210,7 @@ function subjectPublicKeyInfo(spkiDer: Buffer): { node: Asn1; keyBits: Buffer } 
   }
   const algNode = a.fromDer(toBinary(spkiDer.subarray(alg.start, alg.end)));
   const content = spkiDer.subarray(bits.contentStart, bits.end);
-  const node = a.create(a.Class.UNIVERSAL, a.Type.SEQUENCE, true, [
-    algNode,
-    a.create(a.Class.UNIVERSAL, a.Type.BITSTRING, false, toBinary(content)),
-  ]);
+  const node = a.create(a.Class.UNIVERSAL, a.Type.SEQUENCE, true, [algNode, a.create(a.Class.UNIVERSAL, a.Type.BITSTRING, false, toBinary(content))]);
   return { node, keyBits: content.subarray(1) };
 }
 
@@ -297,9 +294,7 @@ export function createSelfSignedCertificate(options: SelfSignedCertificateOption
   if (options.notAfter === undefined && !(Number.isFinite(validityDays) && validityDays > 0)) {
     problems.push('validityDays must be a positive number');
   }
-  const notAfter = new Date(
-    Math.floor((options.notAfter?.getTime() ?? notBefore.getTime() + validityDays * DAY_MS) / 1000) * 1000,
-  );
+  const notAfter = new Date(Math.floor((options.notAfter?.getTime() ?? notBefore.getTime() + validityDays * DAY_MS) / 1000) * 1000);
   if (Number.isNaN(notAfter.getTime()) || notAfter.getTime() <= notBefore.getTime()) {
     problems.push('notAfter must be a valid date after notBefore');
   } else if (notAfter.getUTCFullYear() > 9999) {
@@ -352,17 +347,11 @@ export function createSelfSignedCertificate(options: SelfSignedCertificateOption
   extensions.push(extension(OID.keyUsage, true, a.create(a.Class.UNIVERSAL, a.Type.BITSTRING, false, namedBits(usage))));
   if (eku.length > 0) {
     extensions.push(
-      extension(
-        OID.extKeyUsage,
-        false,
-        seq(eku.map((u) => a.create(a.Class.UNIVERSAL, a.Type.OID, false, a.oidToDer(OID[u]).getBytes()))),
-      ),
+      extension(OID.extKeyUsage, false, seq(eku.map((u) => a.create(a.Class.UNIVERSAL, a.Type.OID, false, a.oidToDer(OID[u]).getBytes())))),
     );
   }
   // cA BOOLEAN DEFAULT FALSE: DER omits a false value, giving an empty SEQUENCE.
-  extensions.push(
-    extension(OID.basicConstraints, true, seq(isCA ? [a.create(a.Class.UNIVERSAL, a.Type.BOOLEAN, false, '\xff')] : [])),
-  );
+  extensions.push(extension(OID.basicConstraints, true, seq(isCA ? [a.create(a.Class.UNIVERSAL, a.Type.BOOLEAN, false, '\xff')] : [])));
   // Key identifier method 1 of RFC 5280 §4.2.1.2: SHA-1 of the subjectPublicKey bits.
   const keyId = createHash('sha1').update(spki.keyBits).digest();
   extensions.push(extension(OID.subjectKeyIdentifier, false, a.create(a.Class.UNIVERSAL, a.Type.OCTETSTRING, false, toBinary(keyId))));

@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ALGORITHMS, hchacha20, parseAlgorithm } from './crypto.js';
+import { ALGORITHMS, parseAlgorithm } from './crypto.js';
 import type { KeyAlgorithm } from './crypto.js';
-import { MasterKey } from './key-version.js';
+import { MasterKey } from './master-key.js';
+import { hchacha20 } from './internal/chacha.js';
 import { parseMsgpackCiphertext } from './internal/msgpack.js';
 import { expectKesErrorSync, loadVectors } from '../../../test/support/index.js';
 
@@ -228,6 +229,7 @@ describe.each(['AES256', 'ChaCha20'] as const)('%s ciphertexts', (algorithm) => 
   it('reads str8/str16 and bin16/bin32 MessagePack encodings', () => {
     const m = ct.length - 28;
     const sealed = [...ct.subarray(0, m)];
+    // biome-ignore format: one MessagePack element per line
     const bytes = new Uint8Array([
       0x95,
       0xd9, 6, ...Buffer.from('AES256'),
@@ -245,9 +247,38 @@ describe.each(['AES256', 'ChaCha20'] as const)('%s ciphertexts', (algorithm) => 
     expectDecryptFailure(() => key.decrypt(new Uint8Array([...bad, 0]), ad)); // trailing byte
     expectDecryptFailure(() => key.decrypt(bad.subarray(0, bad.length - 1), ad)); // truncated
     const m = ct.length - 28;
-    const shortIv = new Uint8Array([0x95, 0xa6, ...Buffer.from('AES256'), 0xa0, 0xc4, 15, ...ct.subarray(m, m + 15), 0xc4, 12, ...ct.subarray(m + 16), 0xc4, m, ...ct.subarray(0, m)]);
+    const shortIv = new Uint8Array([
+      0x95,
+      0xa6,
+      ...Buffer.from('AES256'),
+      0xa0,
+      0xc4,
+      15,
+      ...ct.subarray(m, m + 15),
+      0xc4,
+      12,
+      ...ct.subarray(m + 16),
+      0xc4,
+      m,
+      ...ct.subarray(0, m),
+    ]);
     expectDecryptFailure(() => key.decrypt(shortIv, ad));
-    const binAsStr = new Uint8Array([0x95, 0xc4, 6, ...Buffer.from('AES256'), 0xa0, 0xc4, 16, ...ct.subarray(m, m + 16), 0xc4, 12, ...ct.subarray(m + 16), 0xc4, m, ...ct.subarray(0, m)]);
+    const binAsStr = new Uint8Array([
+      0x95,
+      0xc4,
+      6,
+      ...Buffer.from('AES256'),
+      0xa0,
+      0xc4,
+      16,
+      ...ct.subarray(m, m + 16),
+      0xc4,
+      12,
+      ...ct.subarray(m + 16),
+      0xc4,
+      m,
+      ...ct.subarray(0, m),
+    ]);
     expectDecryptFailure(() => key.decrypt(binAsStr, ad));
   });
 
@@ -257,7 +288,10 @@ describe.each(['AES256', 'ChaCha20'] as const)('%s ciphertexts', (algorithm) => 
       expect(hex(key.decrypt(toJson(ct, aead, ',"id":"66687aadf862bd776c8fc18b8e9f8e20"'), ad))).toBe(hex(pt));
     }
     // Case-insensitive keys, whitespace, unknown fields.
-    const text = new TextDecoder().decode(toJson(ct, 'ChaCha20Poly1305', ',"unknown":[1,{"x":null}]')).replace('"iv"', '"IV"').replace('"bytes"', '"Bytes"');
+    const text = new TextDecoder()
+      .decode(toJson(ct, 'ChaCha20Poly1305', ',"unknown":[1,{"x":null}]'))
+      .replace('"iv"', '"IV"')
+      .replace('"bytes"', '"Bytes"');
     expect(hex(key.decrypt(new TextEncoder().encode(`${text}\n\t `), ad))).toBe(hex(pt));
   });
 

@@ -14,9 +14,9 @@
 import { Buffer } from 'node:buffer';
 import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { KesError } from './errors.js';
-import { decodeBase64Strict } from './encoding.js';
+import { decodeBase64Strict } from './base64.js';
 import { hchacha20Block } from './internal/chacha.js';
-import { GoJsonSyntaxError, isJsonObject, jsonText, lookupField, readWholeValue } from './internal/go-json.js';
+import { GoJsonSyntaxError, isJsonObject, jsonText, lookupField, readWholeValue } from './internal/go-json-reader.js';
 import { parseMsgpackCiphertext } from './internal/msgpack.js';
 import type { LegacyCiphertext } from './internal/msgpack.js';
 
@@ -47,24 +47,10 @@ export function parseAlgorithm(text: string): KeyAlgorithm | undefined {
   }
 }
 
-/**
- * HChaCha20 (draft-irtf-cfrg-xchacha §2.2): derives a 32-byte subkey from a 32-byte
- * key and a 16-byte input.
- *
- * @throws KesError `ERR_KES_INVALID_ARGUMENT` if `key` is not 32 bytes or `input` not 16 bytes.
- * @example
- * const subkey = hchacha20(key32, iv16); // Uint8Array(32)
- */
-export function hchacha20(key: Uint8Array, input: Uint8Array): Uint8Array {
-  if (key.length !== 32) throw new KesError('ERR_KES_INVALID_ARGUMENT', [`hchacha20: key must be 32 bytes, got ${key.length}`]);
-  if (input.length !== 16) throw new KesError('ERR_KES_INVALID_ARGUMENT', [`hchacha20: input must be 16 bytes, got ${input.length}`]);
-  return hchacha20Block(key, input);
-}
-
 /** Bytes of iv ‖ nonce drawn per encryption. */
 export const RANDOMNESS_SIZE = 28;
 /** Bytes a raw ciphertext adds to its plaintext: tag(16) + iv(16) + nonce(12). */
-export const CIPHERTEXT_OVERHEAD = 44;
+const CIPHERTEXT_OVERHEAD = 44;
 const TAG_SIZE = 16;
 const IV_SIZE = 16;
 
@@ -95,13 +81,7 @@ function messageKey(alg: KeyAlgorithm, key: Uint8Array, iv: Uint8Array): Uint8Ar
  * drawn from the CSPRNG unless given (tests only). Key and algorithm are not checked
  * here; MasterKey guarantees them.
  */
-export function sealRaw(
-  alg: KeyAlgorithm,
-  key: Uint8Array,
-  plaintext: Uint8Array,
-  associatedData?: Uint8Array,
-  randomness?: Uint8Array,
-): Buffer {
+export function sealRaw(alg: KeyAlgorithm, key: Uint8Array, plaintext: Uint8Array, associatedData?: Uint8Array, randomness?: Uint8Array): Buffer {
   const n = plaintext.length;
   const out = Buffer.allocUnsafe(n + CIPHERTEXT_OVERHEAD);
   const tail = out.subarray(n + TAG_SIZE); // iv ‖ nonce, written in place
@@ -208,12 +188,7 @@ function parseJsonCiphertext(b: Uint8Array): LegacyCiphertext | undefined {
  *
  * @returns the plaintext, or `undefined` for ANY failure (callers throw `ERR_KES_DECRYPT`).
  */
-export function openCiphertext(
-  alg: KeyAlgorithm,
-  key: Uint8Array,
-  ciphertext: Uint8Array,
-  associatedData?: Uint8Array,
-): Buffer | undefined {
+function openCiphertext(alg: KeyAlgorithm, key: Uint8Array, ciphertext: Uint8Array, associatedData?: Uint8Array): Buffer | undefined {
   const first = ciphertext[0];
   let legacy: LegacyCiphertext | undefined;
   if (first === 0x95) {
@@ -229,14 +204,7 @@ export function openCiphertext(
   // Raw: strictly more than iv ‖ nonce.
   if (ciphertext.length <= RANDOMNESS_SIZE) return undefined;
   const n = ciphertext.length - RANDOMNESS_SIZE;
-  return openParts(
-    alg,
-    key,
-    ciphertext.subarray(0, n),
-    ciphertext.subarray(n, n + IV_SIZE),
-    ciphertext.subarray(n + IV_SIZE),
-    associatedData,
-  );
+  return openParts(alg, key, ciphertext.subarray(0, n), ciphertext.subarray(n, n + IV_SIZE), ciphertext.subarray(n + IV_SIZE), associatedData);
 }
 
 /**
@@ -244,12 +212,7 @@ export function openCiphertext(
  *
  * @throws KesError `ERR_KES_DECRYPT` (`decryption failed: ciphertext is not authentic`) for every failure.
  */
-export function decryptCiphertext(
-  alg: KeyAlgorithm,
-  key: Uint8Array,
-  ciphertext: Uint8Array,
-  associatedData?: Uint8Array,
-): Buffer {
+export function decryptCiphertext(alg: KeyAlgorithm, key: Uint8Array, ciphertext: Uint8Array, associatedData?: Uint8Array): Buffer {
   const pt = openCiphertext(alg, key, ciphertext, associatedData);
   if (pt === undefined) throw new KesError('ERR_KES_DECRYPT');
   return pt;

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CATALOGUE, KesError, errorBody, isKesError, type KesErrorCode } from './errors.js';
+import { ERROR_CATALOGUE, KesError, isKesError, type KesErrorCode } from './errors.js';
 import { loadVectors } from '../../../test/support/index.js';
 
 const vectors = loadVectors();
@@ -52,15 +52,6 @@ describe('error catalogue', () => {
         return args.length > 0 && (e.message as (...a: string[]) => string)(...args) === c.message;
       });
       expect(hit, `${c.status} ${c.message}`).toBeDefined();
-    }
-  });
-
-  it('renders error bodies byte-exactly', () => {
-    for (const c of vectors.error_body_bytes.cases as { body_text: string; content_length?: number }[]) {
-      const message = JSON.parse(c.body_text).message as string;
-      const body = errorBody(message);
-      expect(body).toBe(c.body_text);
-      if (c.content_length !== undefined) expect(Buffer.byteLength(body)).toBe(c.content_length);
     }
   });
 

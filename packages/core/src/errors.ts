@@ -107,11 +107,7 @@ export const ERROR_CATALOGUE = {
 export type KesErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /** The arguments a code's message takes (an empty tuple for fixed messages). */
-export type KesErrorArgs<C extends KesErrorCode> = (typeof ERROR_CATALOGUE)[C]['message'] extends (
-  ...args: infer A
-) => string
-  ? A
-  : [];
+export type KesErrorArgs<C extends KesErrorCode> = (typeof ERROR_CATALOGUE)[C]['message'] extends (...args: infer A) => string ? A : [];
 
 const BRAND = Symbol.for('kes.error');
 
@@ -149,22 +145,4 @@ export function isKesError<C extends KesErrorCode>(value: unknown, code?: C): va
   if (typeof value !== 'object' || value === null) return false;
   if ((value as Record<symbol, unknown>)[BRAND] !== true) return false;
   return code === undefined || (value as KesError).code === code;
-}
-
-/** Shorthand: `kesError('ERR_KES_KEY_NOT_FOUND')`. */
-export function kesError<C extends KesErrorCode>(
-  code: C,
-  ...rest: KesErrorArgs<C> extends [] ? [args?: [], options?: ErrorOptions] : [args: KesErrorArgs<C>, options?: ErrorOptions]
-): KesError<C> {
-  return new KesError(code, ...rest);
-}
-
-/** The wire body of an error: `{"message":"…"\n}` with Go's JSON escaping (§3.3). */
-export function errorBody(message: string): string {
-  return `{"message":${goJsonString(message)}\n}`;
-}
-
-/** JSON-encode a string the way Go's encoding/json does (escapes <, >, &, U+2028, U+2029). */
-export function goJsonString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -1,14 +1,7 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createSelfSignedCertificate } from './certificate.js';
-import {
-  identifyPeer,
-  identitiesEqual,
-  identityOfCertificate,
-  identityOfPublicKey,
-  isCACertificate,
-  parseForwardedCertificate,
-} from './identity.js';
+import { identifyPeer, identitiesEqual, identityOfCertificate, identityOfPublicKey, isCACertificate, parseForwardedCertificate } from './identity.js';
 import { expectKesErrorSync as expectKesError, loadVectors, thrown } from '../../../test/support/index.js';
 
 interface Vectors {
@@ -64,11 +57,7 @@ describe('identityOfPublicKey', () => {
 
   it('rejects a secret key', async () => {
     const { createSecretKey } = await import('node:crypto');
-    expectKesError(
-      () => identityOfPublicKey(createSecretKey(Buffer.alloc(32))),
-      'ERR_KES_INVALID_ARGUMENT',
-      'key must be an asymmetric key',
-    );
+    expectKesError(() => identityOfPublicKey(createSecretKey(Buffer.alloc(32))), 'ERR_KES_INVALID_ARGUMENT', 'key must be an asymmetric key');
   });
 });
 
@@ -100,11 +89,7 @@ describe('isCACertificate and identifyPeer', () => {
     // The attack: the handshake proves the CA leaf's key; the appended certificate carries the
     // victim's public key and was never verified. Upstream identifies the appended one.
     expectKesError(() => identifyPeer(ca.certificate), 'ERR_KES_CLIENT_CERT_REQUIRED', 'tls: client certificate is required');
-    expectKesError(
-      () => identifyPeer(ca.certificate, [leaf.certificate]),
-      'ERR_KES_CLIENT_CERT_REQUIRED',
-      'tls: client certificate is required',
-    );
+    expectKesError(() => identifyPeer(ca.certificate, [leaf.certificate]), 'ERR_KES_CLIENT_CERT_REQUIRED', 'tls: client certificate is required');
   });
 
   it('rejects more than one client certificate', () => {
@@ -152,11 +137,7 @@ describe('parseForwardedCertificate (vectors: tls_proxy_forwarded_certificate)',
   it('treats a Node-joined header holding two certificates as too many', () => {
     const ok = vectors.tls_proxy_forwarded_certificate.cases[1]!;
     const value = ok.headers[ok.cert_header_name]![0]!;
-    expectKesError(
-      () => parseForwardedCertificate(`${value}, ${value}`),
-      'ERR_KES_PROXY_TOO_MANY_CERTS',
-      'too many client certificates are present',
-    );
+    expectKesError(() => parseForwardedCertificate(`${value}, ${value}`), 'ERR_KES_PROXY_TOO_MANY_CERTS', 'too many client certificates are present');
   });
 
   it('treats an empty value or list as no certificate', () => {

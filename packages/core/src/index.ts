@@ -1,7 +1,9 @@
 // Public API of @kes/core. Exports are listed by name; internals live in src/internal/.
+// Go wire-format helpers (base64, Go JSON, error bodies, RFC 3339, durations) are in
+// the `@kes/core/wire` subpath (./wire.ts).
 
 // Errors (./errors.ts)
-export { ERROR_CATALOGUE, KesError, isKesError, kesError, errorBody, goJsonString } from './errors.js';
+export { ERROR_CATALOGUE, KesError, isKesError } from './errors.js';
 export type { KesErrorCode, KesErrorArgs } from './errors.js';
 
 // Key-store contract (./keystore.ts)
@@ -24,23 +26,13 @@ export {
   validatePattern,
 } from './names.js';
 
-// Encoding helpers with Go semantics (./encoding.ts)
-export {
-  decodeBase64Strict,
-  encodeBase64,
-  parseGoJson,
-  getField,
-  formatTimestamp,
-  parseTimestamp,
-  parseDuration,
-} from './encoding.js';
-export type { Timestamp, ParsedTimestamp } from './encoding.js';
-
-// Crypto: master keys, ciphertexts, HMAC (./crypto.ts) and stored key versions (./key-version.ts)
-export { hchacha20, parseAlgorithm, ALGORITHMS } from './crypto.js';
+// Master keys (./master-key.ts) and their algorithms (./crypto.ts)
+export { MasterKey } from './master-key.js';
+export type { MasterKeyInit, MasterKeyParts, DataKey } from './master-key.js';
+export { parseAlgorithm, ALGORITHMS } from './crypto.js';
 export type { KeyAlgorithm } from './crypto.js';
-export { MasterKey } from './key-version.js';
-export type { MasterKeyInit, MasterKeyParts, DataKey } from './key-version.js';
+// The type of `MasterKey#createdAt` (also exported by @kes/core/wire with its formatters).
+export type { Timestamp } from './timestamp.js';
 
 // Identities, API keys, certificates (./identity.ts, ./api-key.ts, ./certificate.ts)
 export {

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isKesError } from './errors.js';
-import {
-  isValidName,
-  isValidPattern,
-  validateIdentityName,
-  validateKeyName,
-  validatePattern,
-  validatePolicyName,
-} from './names.js';
+import { isValidName, isValidPattern, validateIdentityName, validateKeyName, validatePattern, validatePolicyName } from './names.js';
 import { loadVectors, thrown } from '../../../test/support/index.js';
 
 const vectors = loadVectors<{

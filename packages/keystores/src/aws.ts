@@ -3,14 +3,16 @@
  * per key, secret name = key name, the value in `SecretString`, exactly the
  * layout upstream KES uses, so both can share one account.
  *
- * The AWS SDK (`@aws-sdk/client-secrets-manager`) is loaded with `import()` on
- * first use: importing this module, or any other store, never loads it.
+ * The AWS SDK (`@aws-sdk/client-secrets-manager`) is an optional peer dependency,
+ * loaded with `import()` on first use: importing this module, or any other store,
+ * never loads it, and a missing SDK fails the first call with an error naming it.
  */
 import { KesError, isValidName } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
 // Types only: a value import here would load the SDK for every user of @kes/keystores.
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { awsErrorCode, awsErrorMessage, isAwsNetworkError, sanitizeAwsError } from './internal/aws-errors.js';
+import { awsSdkLoadError } from './internal/aws-sdk.js';
 import { decodeAwsSecret, encodeAwsSecret } from './internal/aws-value.js';
 import { checkCall } from './internal/call.js';
 import { listPage } from './internal/list.js';
@@ -144,9 +146,7 @@ class AwsKeyStore implements KeyStore {
       sdk = await this.#sdk;
     } catch (err) {
       this.#sdk = undefined;
-      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], {
-        cause: new Error(`cannot load @aws-sdk/client-secrets-manager: ${(err as Error).message}`),
-      });
+      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: awsSdkLoadError(err) });
     }
     // close() may have run while the SDK was loading.
     checkCall(this.#closed, undefined);
@@ -266,9 +266,7 @@ class AwsKeyStore implements KeyStore {
     checkCall(this.#closed, options?.signal);
     this.#checkName(name);
     const notFound = (err: unknown): KesError | undefined =>
-      awsErrorCode(err) === 'ResourceNotFoundException' || isMarkedForDeletion(err)
-        ? new KesError('ERR_KES_KEY_NOT_FOUND')
-        : undefined;
+      awsErrorCode(err) === 'ResourceNotFoundException' || isMarkedForDeletion(err) ? new KesError('ERR_KES_KEY_NOT_FOUND') : undefined;
     const send = options?.signal ? { abortSignal: options.signal } : {};
     // A forced delete of a missing secret may succeed (moto does, following AWS), so
     // look first: the contract wants ERR_KES_KEY_NOT_FOUND for a missing name.
@@ -280,8 +278,7 @@ class AwsKeyStore implements KeyStore {
     if (described.DeletedDate !== undefined) throw new KesError('ERR_KES_KEY_NOT_FOUND');
     await this.#run(
       options?.signal,
-      (sdk, client) =>
-        client.send(new sdk.DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }), send),
+      (sdk, client) => client.send(new sdk.DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }), send),
       notFound,
     );
   }

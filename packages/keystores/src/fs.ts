@@ -104,9 +104,14 @@ class FsKeyStore implements KeyStore {
       const why =
         uid !== undefined && uid !== 0 && uid !== st.uid
           ? 'the process does not own it'
-          : await chmod(this.#dir, wanted).then(() => undefined, (e: unknown) => errno(e) ?? 'chmod failed');
+          : await chmod(this.#dir, wanted).then(
+              () => undefined,
+              (e: unknown) => errno(e) ?? 'chmod failed',
+            );
       if (why !== undefined) {
-        throw new Error(`key directory ${this.#dir} has mode ${octal(st.mode)} (group/other access) and cannot be restricted to ${octal(wanted)}: ${why}`);
+        throw new Error(
+          `key directory ${this.#dir} has mode ${octal(st.mode)} (group/other access) and cannot be restricted to ${octal(wanted)}: ${why}`,
+        );
       }
       this.#warn(`fs key store: key directory ${this.#dir} had mode ${octal(st.mode)} (group/other access); restricted it to ${octal(wanted)}`);
     })().catch((e: unknown) => {
@@ -151,7 +156,10 @@ class FsKeyStore implements KeyStore {
    * directory (unmounted volume, wrong path) is a failing store, never a missing key.
    */
   async #notFound(cause: unknown): Promise<KesError> {
-    const dirOk = await stat(this.#dir).then((st) => st.isDirectory(), () => false);
+    const dirOk = await stat(this.#dir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
     return dirOk ? new KesError('ERR_KES_KEY_NOT_FOUND') : new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause });
   }
 
@@ -282,7 +290,13 @@ class FsKeyStore implements KeyStore {
       // EISDIR/EPERM: a sub-directory with a key's name is not a key (list ignores it too).
       if (code === 'ENOENT' || code === 'ENOTDIR') throw await this.#notFound(e);
       if (code === 'EISDIR') throw new KesError('ERR_KES_KEY_NOT_FOUND');
-      if (code === 'EPERM' && (await stat(file).then((s) => s.isDirectory(), () => false))) {
+      if (
+        code === 'EPERM' &&
+        (await stat(file).then(
+          (s) => s.isDirectory(),
+          () => false,
+        ))
+      ) {
         throw new KesError('ERR_KES_KEY_NOT_FOUND');
       }
       throw ioError(e, signal);

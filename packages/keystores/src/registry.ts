@@ -87,16 +87,9 @@ export async function createKeyStore(config: KeyStoreConfig): Promise<KeyStore>;
 export async function createKeyStore(config: CustomKeyStoreConfig): Promise<KeyStore>;
 export async function createKeyStore(config: KeyStoreConfig | CustomKeyStoreConfig): Promise<KeyStore> {
   const type = (config as Partial<CustomKeyStoreConfig> | undefined)?.type;
-  const factory =
-    typeof type !== 'string'
-      ? undefined
-      : Object.hasOwn(BUILT_IN, type)
-        ? BUILT_IN[type as KeyStoreConfig['type']]
-        : custom.get(type);
+  const factory = typeof type !== 'string' ? undefined : Object.hasOwn(BUILT_IN, type) ? BUILT_IN[type as KeyStoreConfig['type']] : custom.get(type);
   if (!factory) {
-    throw new KesError('ERR_KES_INVALID_ARGUMENT', [
-      `unknown key store type '${String(type)}' (known: ${keyStoreTypes().join(', ')})`,
-    ]);
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', [`unknown key store type '${String(type)}' (known: ${keyStoreTypes().join(', ')})`]);
   }
   return await factory(config.options);
 }

@@ -257,7 +257,11 @@ describe('AWS key store: failure injection', () => {
     const store = open();
     for (const name of ['', 'a/b', 'arn:aws:secretsmanager:us-east-1:1:secret:x', '-a', 'a'.repeat(81)]) {
       await expectKesError(store.get(name), 'ERR_KES_INVALID_KEY_NAME', `key name '${name}' is empty, too long or contains invalid characters`);
-      await expectKesError(store.create(name, new Uint8Array([1])), 'ERR_KES_INVALID_KEY_NAME', `key name '${name}' is empty, too long or contains invalid characters`);
+      await expectKesError(
+        store.create(name, new Uint8Array([1])),
+        'ERR_KES_INVALID_KEY_NAME',
+        `key name '${name}' is empty, too long or contains invalid characters`,
+      );
       await expectKesError(store.delete(name), 'ERR_KES_INVALID_KEY_NAME', `key name '${name}' is empty, too long or contains invalid characters`);
     }
     expect(seen).toEqual([]);

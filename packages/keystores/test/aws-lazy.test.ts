@@ -1,11 +1,15 @@
 // Proves that importing `@kes/keystores/aws` (and creating a store) does not load
 // the AWS SDK: only the first call does. Runs in its own test file, so its
 // module registry starts without the SDK.
-import { readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { AWS_SDK_PACKAGE, awsSdkLoadError, isAwsSdkMissing } from '../src/internal/aws-sdk.js';
 
 const require = createRequire(import.meta.url);
 
@@ -69,5 +73,45 @@ describe('@kes/keystores/aws loads the AWS SDK lazily', () => {
         }
       }
     }
+  });
+});
+
+// The SDK is an optional peer dependency. Without uninstalling it, Node's own error
+// for a missing package is produced in a directory that has no node_modules; the
+// packaging test (packages/cli/test/pack.test.ts) checks the whole path on a real
+// install without the SDK.
+describe('a missing AWS SDK gives an error naming the package', () => {
+  function missingPackageError(): unknown {
+    const dir = mkdtempSync(join(tmpdir(), 'kes-aws-missing-'));
+    try {
+      writeFileSync(
+        join(dir, 'probe.mjs'),
+        `import(${JSON.stringify(AWS_SDK_PACKAGE)}).then(() => console.log('null'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`,
+      );
+      return JSON.parse(execFileSync(process.execPath, [join(dir, 'probe.mjs')], { cwd: dir, encoding: 'utf8' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("maps Node's not-found error to an install hint", () => {
+    const err = missingPackageError();
+    expect(err).not.toBeNull();
+    expect(isAwsSdkMissing(err)).toBe(true);
+    expect(awsSdkLoadError(err).message).toBe(
+      '@aws-sdk/client-secrets-manager is not installed: the AWS Secrets Manager key store needs it ' +
+        "(an optional peer dependency of @kes/keystores); install it with 'npm install @aws-sdk/client-secrets-manager'",
+    );
+  });
+
+  it('reports a broken SDK install (a dependency of the SDK missing) as a load failure, not as "not installed"', () => {
+    const err = Object.assign(
+      new Error("Cannot find package '@smithy/core' imported from /app/node_modules/@aws-sdk/client-secrets-manager/dist-es/index.js"),
+      { code: 'ERR_MODULE_NOT_FOUND' },
+    );
+    expect(isAwsSdkMissing(err)).toBe(false);
+    expect(awsSdkLoadError(err).message).toBe(
+      "cannot load @aws-sdk/client-secrets-manager: Cannot find package '@smithy/core' imported from /app/node_modules/@aws-sdk/client-secrets-manager/dist-es/index.js",
+    );
   });
 });

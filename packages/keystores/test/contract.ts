@@ -76,11 +76,7 @@ async function inBatches<T>(items: readonly T[], width: number, fn: (item: T) =>
  * @param open returns a store; called once for the shared store and once more for the close tests
  * @param options sizes of the concurrency and listing tests, and a cleanup hook
  */
-export function runKeyStoreContract(
-  name: string,
-  open: () => Promise<KeyStore>,
-  options: KeyStoreContractOptions = {},
-): void {
+export function runKeyStoreContract(name: string, open: () => Promise<KeyStore>, options: KeyStoreContractOptions = {}): void {
   const concurrentCreates = options.concurrentCreates ?? 50;
   const listSize = options.listSize ?? 10_000;
   const maxValueSize = options.maxValueSize ?? 65_536;
@@ -119,7 +115,7 @@ export function runKeyStoreContract(
       const value = binaryValue(64);
       await create(key, value);
       expect(await store.get(key)).toEqual(value);
-      expect((await listAll(store, key))).toEqual([key]);
+      expect(await listAll(store, key)).toEqual([key]);
 
       await store.delete(key);
       await expectKesError(store.get(key), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
@@ -167,9 +163,7 @@ export function runKeyStoreContract(
     });
 
     it('returns values byte-exact (binary, 1 byte to the maximum size)', async () => {
-      const sizes = [1, 2, 3, 31, 32, 255, 256, 1000, 1024, 4095, 4096, 16_384, 65_535, 65_536].filter(
-        (s) => s <= maxValueSize,
-      );
+      const sizes = [1, 2, 3, 31, 32, 255, 256, 1000, 1024, 4095, 4096, 16_384, 65_535, 65_536].filter((s) => s <= maxValueSize);
       if (!sizes.includes(maxValueSize)) sizes.push(maxValueSize);
       const cases = sizes.map((size) => ({ key: `${prefix}-bytes-${size}`, value: binaryValue(size) }));
       // Edge shapes: a single NUL byte, all zeros, all 0xff, a lone UTF-8 continuation byte.

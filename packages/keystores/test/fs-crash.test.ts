@@ -29,7 +29,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 function isComplete(value: Buffer): boolean {
   if (value.length <= 32) return false;
   const payload = value.subarray(0, value.length - 32);
-  return createHash('sha256').update(payload).digest().equals(value.subarray(value.length - 32));
+  return createHash('sha256')
+    .update(payload)
+    .digest()
+    .equals(value.subarray(value.length - 32));
 }
 
 /** Runs the writer until it has acknowledged at least one key, waits a random moment, SIGKILLs it. */

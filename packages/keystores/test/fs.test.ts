@@ -1,16 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -96,9 +85,7 @@ describe('createFsKeyStore', () => {
     const dir = freshDir();
     const a = createFsKeyStore({ path: dir });
     const b = createFsKeyStore({ path: dir });
-    const results = await Promise.allSettled(
-      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).create('shared', new Uint8Array([i]))),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).create('shared', new Uint8Array([i]))));
     const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
     expect(won).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(isKesError(r.reason, 'ERR_KES_KEY_EXISTS')).toBe(true);
@@ -330,7 +317,9 @@ describe('key directory permissions', () => {
 
   it('rejects bad onWarning / caseInsensitive options synchronously', () => {
     expect(() => createFsKeyStore({ path: freshDir(), onWarning: 'log' as never })).toThrow('fs key store: options.onWarning must be a function');
-    expect(() => createFsKeyStore({ path: freshDir(), caseInsensitive: 'yes' as never })).toThrow('fs key store: options.caseInsensitive must be a boolean');
+    expect(() => createFsKeyStore({ path: freshDir(), caseInsensitive: 'yes' as never })).toThrow(
+      'fs key store: options.caseInsensitive must be a boolean',
+    );
   });
 });
 

@@ -11,7 +11,12 @@ describe('createMemoryKeyStore', () => {
 
   it('starts with copies of the initial keys', async () => {
     const a = new Uint8Array([1, 2, 3]);
-    const store = createMemoryKeyStore({ initial: [['a', a], ['b', new Uint8Array([4])]] });
+    const store = createMemoryKeyStore({
+      initial: [
+        ['a', a],
+        ['b', new Uint8Array([4])],
+      ],
+    });
     a.fill(0);
     expect(await store.get('a')).toEqual(new Uint8Array([1, 2, 3]));
     expect((await store.list('')).names).toEqual(['a', 'b']);
@@ -20,7 +25,12 @@ describe('createMemoryKeyStore', () => {
   it('rejects duplicate initial keys', () => {
     let error: unknown;
     try {
-      createMemoryKeyStore({ initial: [['a', new Uint8Array([1])], ['a', new Uint8Array([2])]] });
+      createMemoryKeyStore({
+        initial: [
+          ['a', new Uint8Array([1])],
+          ['a', new Uint8Array([2])],
+        ],
+      });
     } catch (e) {
       error = e;
     }

@@ -67,9 +67,7 @@ describe('key-store registry', () => {
     for (const config of [{ type: 'gcp' }, { type: 'toString' }, { type: '__proto__' }]) {
       const error = await rejection(createKeyStore(config));
       expect(isKesError(error, 'ERR_KES_INVALID_ARGUMENT')).toBe(true);
-      expect((error as Error).message).toBe(
-        `unknown key store type '${config.type}' (known: ${keyStoreTypes().join(', ')})`,
-      );
+      expect((error as Error).message).toBe(`unknown key store type '${config.type}' (known: ${keyStoreTypes().join(', ')})`);
     }
     const error = await rejection(createKeyStore(undefined as never));
     expect((error as Error).message).toMatch(/^unknown key store type 'undefined' \(known: memory, fs, vault, aws/);

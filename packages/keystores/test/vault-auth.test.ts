@@ -54,7 +54,13 @@ describe.skipIf(!baoAddr)('vault key store authentication (OpenBao)', () => {
 
   it('logs in with AppRole on first use', async () => {
     const role = await setUpAppRole({ ttl: '1h', maxTtl: '2h' });
-    const store = createVaultKeyStore({ endpoint: baoAddr, engine: kv, version: 'v2', prefix: `ar-${rand()}`, approle: { engine: role.engine, id: role.roleId, secret: role.secretId } });
+    const store = createVaultKeyStore({
+      endpoint: baoAddr,
+      engine: kv,
+      version: 'v2',
+      prefix: `ar-${rand()}`,
+      approle: { engine: role.engine, id: role.roleId, secret: role.secretId },
+    });
     stores.push(store);
     await store.create('k', text('v'));
     expect(await store.get('k')).toEqual(text('v'));
@@ -63,7 +69,12 @@ describe.skipIf(!baoAddr)('vault key store authentication (OpenBao)', () => {
   it('a wrong secret_id fails as unavailable, naming neither id nor secret', async () => {
     const role = await setUpAppRole({ ttl: '1h', maxTtl: '2h' });
     const wrong = randomUUID();
-    const store = createVaultKeyStore({ endpoint: baoAddr, engine: kv, version: 'v2', approle: { engine: role.engine, id: role.roleId, secret: wrong } });
+    const store = createVaultKeyStore({
+      endpoint: baoAddr,
+      engine: kv,
+      version: 'v2',
+      approle: { engine: role.engine, id: role.roleId, secret: wrong },
+    });
     stores.push(store);
     let error: unknown;
     try {
@@ -81,20 +92,37 @@ describe.skipIf(!baoAddr)('vault key store authentication (OpenBao)', () => {
   it.concurrent('keeps a 3 s token alive past its TTL by renewing it (a second login would fail)', async () => {
     // The secret_id can be used once: every request after the first TTL proves renew-self works.
     const role = await setUpAppRole({ ttl: '3s', maxTtl: '1h', secretIdNumUses: 1 });
-    const store = createVaultKeyStore({ endpoint: baoAddr, engine: kv, version: 'v2', prefix: `renew-${rand()}`, approle: { engine: role.engine, id: role.roleId, secret: role.secretId } });
+    const store = createVaultKeyStore({
+      endpoint: baoAddr,
+      engine: kv,
+      version: 'v2',
+      prefix: `renew-${rand()}`,
+      approle: { engine: role.engine, id: role.roleId, secret: role.secretId },
+    });
     stores.push(store);
     await store.create('k', text('renewed'));
     const calls = await keepUsing(store, 'k', text('renewed'), 8_000);
     expect(calls).toBeGreaterThan(5);
     // The one-use secret_id is spent: a fresh store cannot log in, so the old one renewed.
-    const fresh = createVaultKeyStore({ endpoint: baoAddr, engine: kv, version: 'v2', approle: { engine: role.engine, id: role.roleId, secret: role.secretId } });
+    const fresh = createVaultKeyStore({
+      endpoint: baoAddr,
+      engine: kv,
+      version: 'v2',
+      approle: { engine: role.engine, id: role.roleId, secret: role.secretId },
+    });
     stores.push(fresh);
     await expectKesError(fresh.get('k'), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
   }, 20_000);
 
   it.concurrent('logs in again when the max TTL ends renewal', async () => {
     const role = await setUpAppRole({ ttl: '2s', maxTtl: '4s' });
-    const store = createVaultKeyStore({ endpoint: baoAddr, engine: kv, version: 'v2', prefix: `relogin-${rand()}`, approle: { engine: role.engine, id: role.roleId, secret: role.secretId } });
+    const store = createVaultKeyStore({
+      endpoint: baoAddr,
+      engine: kv,
+      version: 'v2',
+      prefix: `relogin-${rand()}`,
+      approle: { engine: role.engine, id: role.roleId, secret: role.secretId },
+    });
     stores.push(store);
     await store.create('k', text('relogin'));
     // Tokens die after 4 s at the latest; 9 s of use needs at least two more logins.
@@ -105,7 +133,13 @@ describe.skipIf(!baoAddr)('vault key store authentication (OpenBao)', () => {
 
   it('a revoked token gets a 403, which triggers one re-login and a retry', async () => {
     const role = await setUpAppRole({ ttl: '1h', maxTtl: '2h' });
-    const store = createVaultKeyStore({ endpoint: baoAddr, engine: kv, version: 'v2', prefix: `revoke-${rand()}`, approle: { engine: role.engine, id: role.roleId, secret: role.secretId } });
+    const store = createVaultKeyStore({
+      endpoint: baoAddr,
+      engine: kv,
+      version: 'v2',
+      prefix: `revoke-${rand()}`,
+      approle: { engine: role.engine, id: role.roleId, secret: role.secretId },
+    });
     stores.push(store);
     await store.create('k', text('v'));
     expect(await tokensOf(role.engine)).toBe(1);
@@ -175,7 +209,27 @@ describe.skipIf(!baoAddr)('vault key store authentication (OpenBao)', () => {
       const policy = await writeKesPolicy();
       await baoOk('POST', `sys/auth/${engine}`, { type: 'kubernetes' });
       // Vault insists on a cluster CA; the stub speaks plain HTTP, so any certificate does.
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=kes-test-k8s-ca', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=kes-test-k8s-ca',
+          '-keyout',
+          join(dir, 'ca.key'),
+          '-out',
+          join(dir, 'ca.crt'),
+        ],
+        { stdio: 'ignore' },
+      );
       await baoOk('POST', `auth/${engine}/config`, {
         kubernetes_host: stubUrl,
         kubernetes_ca_cert: readFileSync(join(dir, 'ca.crt'), 'utf8'),
@@ -196,7 +250,13 @@ describe.skipIf(!baoAddr)('vault key store authentication (OpenBao)', () => {
 
     it('logs in with a JWT given inline', async () => {
       const token = jwt('inline');
-      const store = createVaultKeyStore({ endpoint: baoAddr, engine: kv, version: 'v2', prefix: `k8s-${rand()}`, kubernetes: { engine, role: 'kes', jwt: token } });
+      const store = createVaultKeyStore({
+        endpoint: baoAddr,
+        engine: kv,
+        version: 'v2',
+        prefix: `k8s-${rand()}`,
+        kubernetes: { engine, role: 'kes', jwt: token },
+      });
       stores.push(store);
       await store.create('k', text('v'));
       expect(await store.get('k')).toEqual(text('v'));
@@ -207,7 +267,13 @@ describe.skipIf(!baoAddr)('vault key store authentication (OpenBao)', () => {
       const file = join(dir, 'token');
       const first = jwt('first');
       writeFileSync(file, `${first}\n`);
-      const store = createVaultKeyStore({ endpoint: baoAddr, engine: kv, version: 'v2', prefix: `k8sf-${rand()}`, kubernetes: { engine, role: 'kes', jwt: file } });
+      const store = createVaultKeyStore({
+        endpoint: baoAddr,
+        engine: kv,
+        version: 'v2',
+        prefix: `k8sf-${rand()}`,
+        kubernetes: { engine, role: 'kes', jwt: file },
+      });
       stores.push(store);
       await store.create('k', text('v'));
       expect(reviewed).toContain(first);

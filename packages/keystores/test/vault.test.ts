@@ -46,8 +46,16 @@ describe.skipIf(!baoAddr)('vault key store (OpenBao)', () => {
   describe('contract', () => {
     // The contract suite registers its own hooks; it needs the mounts at open() time.
     const contractOpts = { listSize: 3_000, concurrentCreates: 50 };
-    runKeyStoreContract('vault kv v1', async () => createVaultKeyStore({ endpoint: baoAddr, token: baoToken, engine: kv1, version: 'v1', prefix: 'contract' }), contractOpts);
-    runKeyStoreContract('vault kv v2', async () => createVaultKeyStore({ endpoint: baoAddr, token: baoToken, engine: kv2, version: 'v2', prefix: 'contract' }), contractOpts);
+    runKeyStoreContract(
+      'vault kv v1',
+      async () => createVaultKeyStore({ endpoint: baoAddr, token: baoToken, engine: kv1, version: 'v1', prefix: 'contract' }),
+      contractOpts,
+    );
+    runKeyStoreContract(
+      'vault kv v2',
+      async () => createVaultKeyStore({ endpoint: baoAddr, token: baoToken, engine: kv2, version: 'v2', prefix: 'contract' }),
+      contractOpts,
+    );
   });
 
   describe.each(['v1', 'v2'] as const)('upstream layout on K/V %s', (version) => {
@@ -195,7 +203,11 @@ describe.skipIf(!baoAddr)('vault key store (OpenBao)', () => {
       expect(await store.get('wrapped-bin')).toEqual(binary);
 
       // Values stored before Transit was enabled are returned as stored.
-      await baoOk('PUT', version === 'v1' ? `${engine}/${prefix}/plain` : `${engine}/data/${prefix}/plain`, version === 'v1' ? { plain: 'as-is' } : { data: { plain: 'as-is' } });
+      await baoOk(
+        'PUT',
+        version === 'v1' ? `${engine}/${prefix}/plain` : `${engine}/data/${prefix}/plain`,
+        version === 'v1' ? { plain: 'as-is' } : { data: { plain: 'as-is' } },
+      );
       expect(Buffer.from(await store.get('plain')).toString()).toBe('as-is');
 
       // A store without Transit cannot read wrapped values: an internal error, never the ciphertext.

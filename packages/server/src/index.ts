@@ -2,6 +2,7 @@
 
 export { createKesHandler } from './handler.js';
 export type { KesHandler, PeerInfo, InjectRequest, InjectResponse } from './handler.js';
+export { LOG_LEVELS } from './options.js';
 export type {
   KesServerOptions,
   ServerPolicy,
@@ -9,8 +10,13 @@ export type {
   CacheOptions,
   TlsOptions,
   LogOptions,
+  LogLevel,
   ConnectionLimits,
 } from './options.js';
+
+// Shared vocabulary: route keys of `/v1/api` and the `api:` config section, listen addresses.
+export { API_ROUTE_KEYS } from './internal/routes/table.js';
+export { splitHostPort, joinHostPort } from './address.js';
 
 // HTTPS / HTTP/2 server around the handler (./server.ts)
 export { createKesServer } from './server.js';

@@ -60,18 +60,30 @@ export interface ConnectionLimits {
 }
 
 /**
- * Log settings. Levels as upstream: `'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off'`.
+ * Log levels as upstream spells them, lowest first, plus `'off'`. The one list the CLI's
+ * config schema and flags check against.
+ *
+ * @example
+ * (LOG_LEVELS as readonly string[]).includes(value); // a valid `log.error` / `log.audit`
+ */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'off'] as const;
+
+/** One of `LOG_LEVELS`. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * Log settings. Levels as upstream (`LOG_LEVELS`).
  * These gate the console streams only; `/v1/log/*` subscribers and `handler.on()`
  * listeners always receive every event.
  */
 export interface LogOptions {
   /** Console error log threshold; absent = `'INFO'` (on). Errors are logged at ERROR. */
-  readonly error?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
+  readonly error?: LogLevel;
   /**
    * Console audit log threshold; audit records are INFO, so `'DEBUG'`/`'INFO'` turn it on.
    * Absent = `'off'` in the library (upstream's config default is INFO: the CLI passes it explicitly).
    */
-  readonly audit?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
+  readonly audit?: LogLevel;
   /** Where console log lines go (default: error log → stderr, audit → stdout). */
   readonly errorStream?: NodeJS.WritableStream;
   readonly auditStream?: NodeJS.WritableStream;

@@ -2,20 +2,23 @@
 // Owns the transport: TLS handshake policy (spec §5.4), peer certificates per connection,
 // HTTP limits (§1), certificate reloads and graceful shutdown. Everything HTTP-level
 // (routing, auth, policies, logs) is the handler's job.
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { createSecureServer } from 'node:http2';
-import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, Http2Session, ServerHttp2Stream } from 'node:http2';
+import type { Http2SecureServer, Http2Session, ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { KesError } from '@kes/core';
-import { createKesHandler } from './handler.js';
+import { createKesHandler, logServerError } from './handler.js';
 import type { KesHandler, PeerInfo } from './handler.js';
 import type { ConnectionLimits, KesServerOptions } from './options.js';
 import { clientAuthMode, loadTlsMaterial } from './tls.js';
 import type { ClientAuthMode, TlsMaterial } from './tls.js';
+import { joinHostPort, splitHostPort } from './address.js';
+import { closeIfBodyUnread, hasBody, peerCertificates, resolveLimits } from './internal/connection.js';
+import type { AnyRequest, AnyResponse } from './internal/http.js';
 
 /** A running (or ready to run) KES server. */
 export interface KesServer {
@@ -46,18 +49,6 @@ export interface KesServer {
   close(options?: { timeoutMs?: number }): Promise<void>;
 }
 
-/** Defaults of `ConnectionLimits`: idle keep-alive 90 s and header read 5 s as upstream (spec §1). */
-const DEFAULT_LIMITS: Required<ConnectionLimits> = Object.freeze({
-  maxConnections: 10_000,
-  headersTimeoutMs: 5_000,
-  requestTimeoutMs: 30_000,
-  idleTimeoutMs: 90_000,
-});
-/**
- * After a reply that left the request body unread, the connection gets a FIN and is then read
- * (and discarded) for this long before it is closed, so the client sees the reply, not a reset.
- */
-const UNREAD_BODY_LINGER_MS = 500;
 const DEFAULT_RELOAD_INTERVAL_MS = 15 * 60_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
@@ -67,93 +58,17 @@ type PeerSocket = TLSSocket & { [kPeer]?: PeerInfo };
 
 const NO_PEER: PeerInfo = Object.freeze({ tls: false, certificates: Object.freeze([]) as readonly X509Certificate[] });
 
-/**
- * The certificates the client presented: first the leaf the handshake authenticated
- * (`getPeerX509Certificate()`: the peer proved it holds this key), then the chain Node
- * links to it by issuer name, walking `issuerCertificate` until it repeats.
- *
- * Threat: the chain is linked by *names* only, and with `tls.auth: off` no signature on
- * it is checked, so an attacker can append a certificate with anyone's public key. Only
- * the first entry may ever become an identity (see `identifyPeer`).
- */
-function peerCertificates(socket: TLSSocket): X509Certificate[] {
-  // Order matters: in Node 20, getPeerX509Certificate() on a server socket empties what a
-  // later getPeerCertificate(true) reports as the chain, so the chain is read first.
-  const detailed = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-  const leaf = socket.getPeerX509Certificate();
-  if (leaf === undefined) return [];
-  // Both name the certificate the handshake authenticated; refuse the connection if not.
-  if (!detailed?.raw?.equals(leaf.raw)) throw new Error('peer certificate mismatch');
-  const out: X509Certificate[] = [leaf];
-  const seen = new Set<string>([leaf.fingerprint256]);
-  let c = detailed.issuerCertificate;
-  while (c?.raw && !seen.has(c.fingerprint256)) {
-    seen.add(c.fingerprint256);
-    out.push(new X509Certificate(c.raw));
-    c = c.issuerCertificate;
-  }
-  return out;
-}
-
-/**
- * Called when a reply has been sent. If the client has not finished sending its body (the
- * route never reads one, or the reply came first: 403, 404, 400 for a declared length over
- * the limit), the connection is not kept alive.
- *
- * Threat: after a reply Node would otherwise keep reading and discarding the body, with no
- * limit: a client promising `Content-Length: 999999999` and trickling a byte every few
- * seconds held its connection for as long as it liked. The FIN goes out after the reply; the
- * rest of the body is read for a short linger only, so the client sees the reply rather than
- * a reset, and the connection is then destroyed.
- */
-function closeIfBodyUnread(req: IncomingMessage): void {
-  if (req.complete) return;
-  const socket = req.socket;
-  socket.end();
-  setTimeout(() => socket.destroy(), UNREAD_BODY_LINGER_MS).unref();
-}
-
-/** True if the request announces a body (HTTP/1.1: a non-zero Content-Length, or Transfer-Encoding). */
-function hasBody(req: AnyRequest): boolean {
-  const h = req.headers;
-  return (h['content-length'] !== undefined && h['content-length'] !== '0') || h['transfer-encoding'] !== undefined;
-}
-
-/** Validates the connection limits and fills in the defaults. */
-function resolveLimits(limits: ConnectionLimits | undefined): Required<ConnectionLimits> {
-  const out = { ...DEFAULT_LIMITS };
-  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof ConnectionLimits)[]) {
-    const v = limits?.[key];
-    if (v === undefined) continue;
-    if (!Number.isSafeInteger(v) || v <= 0) {
-      throw new KesError('ERR_KES_INVALID_ARGUMENT', [`limits.${key} must be a positive integer`]);
-    }
-    out[key] = v;
-  }
-  // Node measures both from the request's start; headers cannot be allowed longer than the whole.
-  if (limits?.headersTimeoutMs === undefined) out.headersTimeoutMs = Math.min(out.headersTimeoutMs, out.requestTimeoutMs);
-  if (out.headersTimeoutMs > out.requestTimeoutMs) {
-    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['limits.headersTimeoutMs must not exceed limits.requestTimeoutMs']);
-  }
-  return out;
-}
-
+/** The `address` option (`host:port`, `[v6]:port`, `:port`), default `0.0.0.0:7373`; empty host = all interfaces. */
 function parseAddress(address: string | undefined): { host: string | undefined; port: number } {
   const a = address ?? '0.0.0.0:7373';
-  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(a);
-  if (!m) throw new KesError('ERR_KES_INVALID_ARGUMENT', [`invalid listen address '${a}': expected host:port`]);
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? undefined : host, port: Number(m[3]) };
-}
-
-function urlHost(host: string | undefined): string {
-  if (host === undefined || host === '') return 'localhost';
-  return host.includes(':') ? `[${host}]` : host;
+  const { host, port } = splitHostPort(a);
+  if (port === undefined || Number.isNaN(port)) {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', [`invalid listen address '${a}': expected host:port`]);
+  }
+  return { host: host === '' ? undefined : host, port };
 }
 
 type AnyServer = HttpsServer | Http2SecureServer;
-type AnyRequest = IncomingMessage | Http2ServerRequest;
-type AnyResponse = ServerResponse | Http2ServerResponse;
 
 class KesServerImpl implements KesServer {
   readonly #server: AnyServer;
@@ -161,7 +76,6 @@ class KesServerImpl implements KesServer {
   readonly #http2: boolean;
   readonly #limits: Required<ConnectionLimits>;
   #options: KesServerOptions;
-  #auth: 'on' | 'off';
   #mode: ClientAuthMode;
   #url = '';
   #reloadTimer: NodeJS.Timeout | undefined;
@@ -178,7 +92,6 @@ class KesServerImpl implements KesServer {
     this.#http2 = options.tls?.http2 === true;
     const limits = resolveLimits(options.limits);
     this.#limits = limits;
-    this.#auth = material.auth;
     this.#mode = clientAuthMode(material.auth, handler.allowsAnonymousHandshake);
 
     // The handshake always *requests* a certificate and never lets OpenSSL reject it:
@@ -327,7 +240,6 @@ class KesServerImpl implements KesServer {
 
   #applyTls(material: TlsMaterial): void {
     this.#server.setSecureContext(material.secureContext);
-    this.#auth = material.auth;
     this.#mode = clientAuthMode(material.auth, this.#handler.allowsAnonymousHandshake);
   }
 
@@ -340,17 +252,9 @@ class KesServerImpl implements KesServer {
     }
   }
 
+  /** Server-level errors go through the handler's log hub, like request errors (one logging path). */
   #logError(msg: string, err: unknown): void {
-    const log = this.#options.log;
-    if (log?.error === 'off') return;
-    const stream = log?.errorStream ?? process.stderr;
-    const error = err instanceof Error ? err.message : String(err);
-    const time = new Date().toISOString();
-    const line =
-      log?.format === 'json'
-        ? JSON.stringify({ time, level: 'ERROR', msg, error })
-        : `time=${time} level=ERROR msg=${JSON.stringify(msg)} error=${JSON.stringify(error)}`;
-    stream.write(`${line}\n`);
+    logServerError(this.#handler, this.#options.log, msg, err);
   }
 
   async listen(port?: number, host?: string): Promise<{ address: string; port: number }> {
@@ -367,7 +271,7 @@ class KesServerImpl implements KesServer {
       });
     });
     const addr = server.address() as AddressInfo;
-    this.#url = `https://${urlHost(h)}:${addr.port}`;
+    this.#url = `https://${joinHostPort(h === undefined || h === '' ? 'localhost' : h, addr.port)}`;
     return { address: addr.address, port: addr.port };
   }
 

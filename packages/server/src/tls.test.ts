@@ -13,7 +13,10 @@ const dir = mkdtempSync(join(tmpdir(), 'kes-tls-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!isKesError(err)) throw new Error(`expected a KesError, got ${String(err)}`);
   return { code: err.code, message: err.message };
 }

@@ -98,9 +98,7 @@ function parseCertificateChain(text: string): { pem: string; leaf: X509Certifica
   // Upstream refuses to start without a DNS or IP SAN: clients (Go ≥ 1.15) ignore the CN.
   const san = leaf.subjectAltName ?? '';
   if (!/(^|,\s*)(DNS|IP Address):/.test(san)) {
-    throw new KesError('ERR_KES_INVALID_CERTIFICATE', [
-      'the server certificate must contain at least one DNS or IP subject alternative name',
-    ]);
+    throw new KesError('ERR_KES_INVALID_CERTIFICATE', ['the server certificate must contain at least one DNS or IP subject alternative name']);
   }
   return { pem: blocks.map((b) => b.pem).join('\n') + '\n', leaf };
 }
@@ -172,10 +170,8 @@ async function readCaPems(tls: TlsOptions): Promise<string[]> {
 export async function loadTlsMaterial(options: TlsOptions | undefined): Promise<TlsMaterial> {
   const tls = options ?? {};
   const auth = normaliseAuth(tls.auth);
-  const certText =
-    tls.cert !== undefined ? asText(tls.cert) : tls.certFile !== undefined ? await readText(tls.certFile, 'certificate') : undefined;
-  const keyText =
-    tls.key !== undefined ? asText(tls.key) : tls.keyFile !== undefined ? await readText(tls.keyFile, 'private key') : undefined;
+  const certText = tls.cert !== undefined ? asText(tls.cert) : tls.certFile !== undefined ? await readText(tls.certFile, 'certificate') : undefined;
+  const keyText = tls.key !== undefined ? asText(tls.key) : tls.keyFile !== undefined ? await readText(tls.keyFile, 'private key') : undefined;
   if (certText === undefined) throw invalid('no server certificate configured (cert or certFile)');
   if (keyText === undefined) throw invalid('no server private key configured (key or keyFile)');
 

@@ -16,7 +16,12 @@ const NOT_ALLOWED = 'not authorized: insufficient permissions';
 describe('authentication', () => {
   it('requires TLS on authenticated routes', async () => {
     s = await setup();
-    expectError(await s.handler.inject({ method: 'GET', path: '/v1/status', identity: s.admin, tls: false }), 400, 'insecure connection: TLS is required', expect);
+    expectError(
+      await s.handler.inject({ method: 'GET', path: '/v1/status', identity: s.admin, tls: false }),
+      400,
+      'insecure connection: TLS is required',
+      expect,
+    );
   });
 
   it('requires exactly one non-CA client certificate', async () => {
@@ -71,7 +76,11 @@ describe('policies', () => {
   const bob = randomIdentity();
   const carol = randomIdentity();
   const policies = {
-    'my-app': { allow: ['/v1/key/create/my-app-*', '/v1/key/generate/my-app-*', '/v1/key/decrypt/my-app-*', '/v1/status'], deny: ['/v1/key/generate/my-app-secret'], identities: [alice] },
+    'my-app': {
+      allow: ['/v1/key/create/my-app-*', '/v1/key/generate/my-app-*', '/v1/key/decrypt/my-app-*', '/v1/status'],
+      deny: ['/v1/key/generate/my-app-secret'],
+      identities: [alice],
+    },
     reader: { allow: ['/v1/key/*', '/v1/policy/*', '/v1/identity/*'], deny: ['/v1/key/delete/*'], identities: [bob] },
     empty: { identities: [carol] },
   };
@@ -125,7 +134,12 @@ describe('policies', () => {
     expect(Object.keys(e.json<object>())).toEqual(['name', 'created_at', 'created_by']);
     expectError(await s.handler.inject({ method: 'GET', path: '/v1/policy/read/nope', identity: s.admin }), 404, 'policy does not exist', expect);
     expectError(await s.handler.inject({ method: 'GET', path: '/v1/policy/describe/nope', identity: s.admin }), 404, 'policy does not exist', expect);
-    expectError(await s.handler.inject({ method: 'GET', path: '/v1/policy/describe/a.b', identity: s.admin }), 400, "policy name 'a.b' is empty, too long or contains invalid characters", expect);
+    expectError(
+      await s.handler.inject({ method: 'GET', path: '/v1/policy/describe/a.b', identity: s.admin }),
+      400,
+      "policy name 'a.b' is empty, too long or contains invalid characters",
+      expect,
+    );
     const list = async (p: string) => (await s!.handler.inject({ method: 'GET', path: `/v1/policy/list/${p}`, identity: s!.admin })).text();
     expect(await list('')).toBe('{"names":["empty","my-app","reader"],"continue_at":""}\n');
     expect(await list('*')).toBe('{"names":["empty","my-app","reader"],"continue_at":""}\n');
@@ -139,8 +153,18 @@ describe('policies', () => {
     expect(a.text()).toMatch(/^\{"admin":true,"created_at":"[^"]+"\}\n$/);
     const p = await s.handler.inject({ method: 'GET', path: `/v1/identity/describe/${alice}`, identity: s.admin });
     expect(p.text()).toMatch(new RegExp(`^\\{"policy":"my-app","created_at":"[^"]+","created_by":"${s.admin}"\\}\\n$`));
-    expectError(await s.handler.inject({ method: 'GET', path: `/v1/identity/describe/${randomIdentity()}`, identity: s.admin }), 404, 'identity does not exist', expect);
-    expectError(await s.handler.inject({ method: 'GET', path: '/v1/identity/describe/a.b', identity: s.admin }), 400, "identity 'a.b' is empty, too long or contains invalid characters", expect);
+    expectError(
+      await s.handler.inject({ method: 'GET', path: `/v1/identity/describe/${randomIdentity()}`, identity: s.admin }),
+      404,
+      'identity does not exist',
+      expect,
+    );
+    expectError(
+      await s.handler.inject({ method: 'GET', path: '/v1/identity/describe/a.b', identity: s.admin }),
+      400,
+      "identity 'a.b' is empty, too long or contains invalid characters",
+      expect,
+    );
     const l = await s.handler.inject({ method: 'GET', path: '/v1/identity/list/', identity: s.admin });
     expect(l.json()).toEqual({ identities: [s.admin, alice, bob, carol].sort(), continue_at: '' });
     const pre = await s.handler.inject({ method: 'GET', path: `/v1/identity/list/${alice.slice(0, 10)}*`, identity: s.admin });
@@ -175,7 +199,12 @@ describe('self describe', () => {
 
   it('is not policy-checked; unknown identities and anonymous callers get 404', async () => {
     s = await setup();
-    expectError(await s.handler.inject({ method: 'GET', path: '/v1/identity/self/describe', identity: randomIdentity() }), 404, 'identity does not exist', expect);
+    expectError(
+      await s.handler.inject({ method: 'GET', path: '/v1/identity/self/describe', identity: randomIdentity() }),
+      404,
+      'identity does not exist',
+      expect,
+    );
     expectError(await s.handler.inject({ method: 'GET', path: '/v1/identity/self/describe' }), 404, 'identity does not exist', expect);
   });
 });
@@ -256,7 +285,10 @@ describe('TLS proxy (vectors tls_proxy_forwarded_certificate)', () => {
 
   it('verifies forwarded certificates against the CA when tls.auth is on', async () => {
     const ca = createSelfSignedCertificate({ isCA: true, commonName: 'ca' });
-    const good = createSelfSignedCertificate({ commonName: 'good', issuer: { certificatePem: ca.certificatePem, privateKey: (await import('node:crypto')).createPrivateKey(ca.privateKeyPem) } });
+    const good = createSelfSignedCertificate({
+      commonName: 'good',
+      issuer: { certificatePem: ca.certificatePem, privateKey: (await import('node:crypto')).createPrivateKey(ca.privateKeyPem) },
+    });
     const bad = createSelfSignedCertificate({ commonName: 'bad' });
     s = await setup({
       tls: { auth: 'on', ca: ca.certificatePem, proxy: { identities: [proxyId] } },

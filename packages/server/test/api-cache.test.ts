@@ -26,8 +26,14 @@ describe('cache with a key store that goes down', () => {
     const store = new FlakyStore();
     s = await setup({ keyStore: store, cache: { probeIntervalMs: 20, expiryOfflineMs: 60_000, expiryAnyMs: 60_000, expiryUnusedMs: 60_000 } });
     const { handler, admin } = s;
-    for (const n of ['cached', 'uncached']) expect((await handler.inject({ method: 'PUT', path: `/v1/key/create/${n}`, identity: admin })).status).toBe(200);
-    const enc = await handler.inject({ method: 'PUT', path: '/v1/key/encrypt/cached', identity: admin, body: JSON.stringify({ plaintext: b64('hi') }) });
+    for (const n of ['cached', 'uncached'])
+      expect((await handler.inject({ method: 'PUT', path: `/v1/key/create/${n}`, identity: admin })).status).toBe(200);
+    const enc = await handler.inject({
+      method: 'PUT',
+      path: '/v1/key/encrypt/cached',
+      identity: admin,
+      body: JSON.stringify({ plaintext: b64('hi') }),
+    });
     expect(enc.status).toBe(200);
     expect((await handler.inject({ method: 'GET', path: '/v1/ready', identity: admin })).status).toBe(200);
 
@@ -82,7 +88,21 @@ describe('cache with a key store that goes down', () => {
   it('ready answers 502 for a store failure that is not "unreachable"', async () => {
     const store = new FlakyStore();
     const inner = store.inner;
-    s = await setup({ keyStore: { ...inner, kind: 'x', status: async () => { throw new Error('boom'); }, close: () => inner.close(), create: inner.create.bind(inner), get: inner.get.bind(inner), delete: inner.delete.bind(inner), list: inner.list.bind(inner) }, cache: { probeIntervalMs: 0 } });
+    s = await setup({
+      keyStore: {
+        ...inner,
+        kind: 'x',
+        status: async () => {
+          throw new Error('boom');
+        },
+        close: () => inner.close(),
+        create: inner.create.bind(inner),
+        get: inner.get.bind(inner),
+        delete: inner.delete.bind(inner),
+        list: inner.list.bind(inner),
+      },
+      cache: { probeIntervalMs: 0 },
+    });
     expectError(await s.handler.inject({ method: 'GET', path: '/v1/ready', identity: s.admin }), 502, 'key store is unavailable', expect);
   });
 });

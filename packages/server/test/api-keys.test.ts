@@ -41,7 +41,9 @@ describe('key lifecycle', () => {
     expect(res.status).toBe(200);
     const text = res.text();
     expect(text).toMatch(
-      new RegExp(`^\\{"name":"k1","algorithm":"AES256","created_at":"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z","created_by":"${s.admin}"\\}\\n$`),
+      new RegExp(
+        `^\\{"name":"k1","algorithm":"AES256","created_at":"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z","created_by":"${s.admin}"\\}\\n$`,
+      ),
     );
   });
 
@@ -120,7 +122,12 @@ describe('key lifecycle', () => {
       }
     }
     // An empty name too.
-    expectError(await s.handler.inject({ method: 'PUT', path: '/v1/key/create/', identity: s.admin }), 400, "key name '' is empty, too long or contains invalid characters", expect);
+    expectError(
+      await s.handler.inject({ method: 'PUT', path: '/v1/key/create/', identity: s.admin }),
+      400,
+      "key name '' is empty, too long or contains invalid characters",
+      expect,
+    );
   });
 
   it('escapes <, > and & in error messages like Go (vectors error_body_bytes)', async () => {
@@ -330,7 +337,9 @@ describe('key-store failures', () => {
     const messages = s.errors.map((e: any) => e.message as string);
     expect(messages).toHaveLength(6);
     for (const m of messages) {
-      expect(m).toMatch(/^time=\S+ level=ERROR msg="failed to \w+ key\w*" req\.method=\w+ req\.path=\/v1\/key\/\S+ req\.ip=\S* req\.identity=[0-9a-f]{64} err=/);
+      expect(m).toMatch(
+        /^time=\S+ level=ERROR msg="failed to \w+ key\w*" req\.method=\w+ req\.path=\/v1\/key\/\S+ req\.ip=\S* req\.identity=[0-9a-f]{64} err=/,
+      );
       expect(m).toContain('refused the connection');
     }
   });

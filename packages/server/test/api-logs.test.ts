@@ -82,7 +82,9 @@ describe('audit', () => {
     await s.handler.inject({ method: 'GET', path: '/v1/key/describe/k', identity: s.admin, remoteAddress: '10.1.2.3' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      new RegExp(`^time=\\S+ level=ERROR msg="failed to read key" req.method=GET req.path=/v1/key/describe/k req.ip=10.1.2.3 req.identity=${s.admin} err="key store is not reachable: backend at 10.0.0.7 refused the connection"\\n$`),
+      new RegExp(
+        `^time=\\S+ level=ERROR msg="failed to read key" req.method=GET req.path=/v1/key/describe/k req.ip=10.1.2.3 req.identity=${s.admin} err="key store is not reachable: backend at 10.0.0.7 refused the connection"\\n$`,
+      ),
     );
   });
 });
@@ -99,7 +101,11 @@ describe('log streams', () => {
     const res = await stream;
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/x-ndjson');
-    const events = res.text().trimEnd().split('\n').map((l) => JSON.parse(l));
+    const events = res
+      .text()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.map((e) => [e.request.path, e.response.code])).toEqual([
       ['/v1/key/create/k', 200],
       ['/v1/key/describe/missing', 404],
@@ -117,7 +123,11 @@ describe('log streams', () => {
     await s.handler.inject({ method: 'GET', path: '/v1/key/describe/x', identity: s.admin });
     await s.handler.close();
     const res = await stream;
-    const events = res.text().trimEnd().split('\n').map((l) => JSON.parse(l));
+    const events = res
+      .text()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events).toHaveLength(1);
     expect(Object.keys(events[0])).toEqual(['message']);
     expect(events[0].message).toMatch(/^time=\S+ level=ERROR msg="failed to read key" req\.method=GET req\.path=\/v1\/key\/describe\/x /);

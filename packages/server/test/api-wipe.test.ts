@@ -36,7 +36,12 @@ afterEach(async () => {
 /** Encrypts and decrypts through the API: the key read back from the store works. */
 async function roundTrip(name: string): Promise<void> {
   const { handler, admin } = s as Setup;
-  const enc = await handler.inject({ method: 'PUT', path: `/v1/key/encrypt/${name}`, identity: admin, body: JSON.stringify({ plaintext: b64('hi') }) });
+  const enc = await handler.inject({
+    method: 'PUT',
+    path: `/v1/key/encrypt/${name}`,
+    identity: admin,
+    body: JSON.stringify({ plaintext: b64('hi') }),
+  });
   expect(enc.status).toBe(200);
   const { ciphertext } = enc.json<{ ciphertext: string }>();
   const dec = await handler.inject({ method: 'PUT', path: `/v1/key/decrypt/${name}`, identity: admin, body: JSON.stringify({ ciphertext }) });
@@ -78,7 +83,12 @@ describe('wiping encoded master keys', () => {
     expect(isZero(store.created[0]!)).toBe(true);
     // A ciphertext made with the imported bytes decrypts through the server.
     const ct = MasterKey.import(bytes, 'AES256').encrypt(Buffer.from('hi'));
-    const dec = await s.handler.inject({ method: 'PUT', path: '/v1/key/decrypt/imp', identity: s.admin, body: JSON.stringify({ ciphertext: Buffer.from(ct).toString('base64') }) });
+    const dec = await s.handler.inject({
+      method: 'PUT',
+      path: '/v1/key/decrypt/imp',
+      identity: s.admin,
+      body: JSON.stringify({ ciphertext: Buffer.from(ct).toString('base64') }),
+    });
     expect(dec.json()).toEqual({ plaintext: b64('hi') });
   });
 

@@ -172,7 +172,9 @@ describe('slow requests (finding 2)', () => {
     const sockets = await Promise.all(Array.from({ length: n }, () => open(server, { cert: stranger.certificatePem, key: stranger.privateKeyPem })));
     const outcomes = await Promise.all(sockets.map((s) => trickle(s, `POST /v1/key/create/k HTTP/1.1\r\nHost: kes\r\n${BIG}\r\n`, 200, 15_000)));
     const worst = Math.max(...outcomes.map((o) => o.closedAfterMs));
-    console.log(`${n} trickling connections: all closed, the last after ${worst} ms; RSS +${((process.memoryUsage().rss - rssBefore) / 2 ** 20).toFixed(1)} MiB (client and server in one process)`);
+    console.log(
+      `${n} trickling connections: all closed, the last after ${worst} ms; RSS +${((process.memoryUsage().rss - rssBefore) / 2 ** 20).toFixed(1)} MiB (client and server in one process)`,
+    );
     expect(outcomes.every((o) => o.text.startsWith('HTTP/1.1 403 '))).toBe(true);
     expect(worst).toBeLessThan(15_000);
   });
@@ -184,7 +186,16 @@ describe('connection cap (finding 2)', () => {
     const held = await Promise.all([open(server), open(server), open(server)]);
     await expect(open(server)).rejects.toThrow();
     held[0]!.destroy();
-    await expect.poll(async () => open(server).then((s) => (s.destroy(), true), () => false), { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          open(server).then(
+            (s) => (s.destroy(), true),
+            () => false,
+          ),
+        { timeout: 5_000 },
+      )
+      .toBe(true);
     for (const s of held) s.destroy();
   });
 
@@ -209,7 +220,11 @@ describe('JSON bodies that would stall the event loop (finding 5)', () => {
       expect(res.text()).toBe('{"message":"invalid request body"\n}');
     }
     // A normal body still works.
-    const ok = await request(server.url, credentials(pki, adminCert), { method: 'POST', path: '/v1/key/encrypt/k', body: '{"plaintext":"aGVsbG8="}' });
+    const ok = await request(server.url, credentials(pki, adminCert), {
+      method: 'POST',
+      path: '/v1/key/encrypt/k',
+      body: '{"plaintext":"aGVsbG8="}',
+    });
     expect(ok.status).toBe(200);
   });
 });
@@ -234,7 +249,13 @@ describe('TLS hardening (finding 3)', () => {
   });
 
   it('with an RSA certificate, TLS 1.2 refuses key exchange without forward secrecy', async () => {
-    const rsa = pki.issue({ keyType: 'rsa-2048', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], extKeyUsage: ['serverAuth'] });
+    const rsa = pki.issue({
+      keyType: 'rsa-2048',
+      commonName: 'localhost',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      extKeyUsage: ['serverAuth'],
+    });
     const server = await start({}, rsa);
     for (const cipher of ['AES128-GCM-SHA256', 'AES256-GCM-SHA384', 'AES128-SHA']) {
       await expect(handshake(server, { maxVersion: 'TLSv1.2', ciphers: cipher })).rejects.toThrow();

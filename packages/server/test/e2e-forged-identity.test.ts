@@ -100,7 +100,9 @@ describe('forged TLS-proxy identity', () => {
   const forwardAdmin = { [header]: encodeURIComponent(admin.certificatePem) };
 
   it('a client forging the proxy identity cannot forward the admin certificate', async () => {
-    const server = await start({ tls: { cert: pki.server.certificatePem, key: pki.server.privateKeyPem, proxy: { identities: [proxy.identity], header } } });
+    const server = await start({
+      tls: { cert: pki.server.certificatePem, key: pki.server.privateKeyPem, proxy: { identities: [proxy.identity], header } },
+    });
     // The real proxy forwards the admin: works (the proxy is trusted by configuration).
     const real = await request(server.url, credentials(pki, proxy), { path: '/v1/identity/self/describe', headers: forwardAdmin });
     expect(real.status).toBe(200);
@@ -113,7 +115,9 @@ describe('forged TLS-proxy identity', () => {
   });
 
   it('the proxy cannot forward a CA:TRUE certificate as a client identity', async () => {
-    const server = await start({ tls: { cert: pki.server.certificatePem, key: pki.server.privateKeyPem, proxy: { identities: [proxy.identity], header } } });
+    const server = await start({
+      tls: { cert: pki.server.certificatePem, key: pki.server.privateKeyPem, proxy: { identities: [proxy.identity], header } },
+    });
     const ca = createSelfSignedCertificate({ keyType: 'ecdsa-p256', isCA: true, commonName: 'forwarded-ca' });
     const res = await request(server.url, credentials(pki, proxy), {
       path: '/v1/status',

@@ -12,15 +12,7 @@ import { createMemoryKeyStore } from '@kes/keystores/memory';
 import { createKesServer } from '@kes/server';
 import type { KesServer } from '@kes/server';
 import type { KesServerOptions } from '../src/options.js';
-import {
-  connectH2,
-  createAgent,
-  createTestPki,
-  credentials,
-  request,
-  requestH2,
-  tryRequest,
-} from './helpers/tls-client.js';
+import { connectH2, createAgent, createTestPki, credentials, openStream, request, requestH2, tryRequest } from './helpers/tls-client.js';
 
 const pki = createTestPki();
 const admin = ApiKey.generate();
@@ -72,9 +64,7 @@ describe('client certificates, tls.auth off (default)', () => {
   it('accepts self-signed ECDSA P-384 and RSA-3072 certificates and tells them apart by public key', async () => {
     const p384 = createSelfSignedCertificate({ keyType: 'ecdsa-p384', extKeyUsage: ['clientAuth'] });
     const rsa = createSelfSignedCertificate({ keyType: 'rsa-3072', extKeyUsage: ['clientAuth'] });
-    const server = await start(
-      baseOptions({}, { admin: p384.identity, policies: { none: { allow: [], identities: [rsa.identity] } } }),
-    );
+    const server = await start(baseOptions({}, { admin: p384.identity, policies: { none: { allow: [], identities: [rsa.identity] } } }));
     expect((await request(server.url, credentials(pki, p384), { path: '/v1/key/list/' })).status).toBe(200);
     const res = await request(server.url, credentials(pki, rsa), { path: '/v1/key/list/' });
     expect(res.status).toBe(403);
@@ -180,9 +170,7 @@ describe('certificate reload', () => {
     tmpDirs.push(dir);
     const first = pki.newServerCertificate();
     writeCert(dir, first);
-    const server = await start(
-      baseOptions({ cert: undefined, key: undefined, certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') }),
-    );
+    const server = await start(baseOptions({ cert: undefined, key: undefined, certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') }));
     const creds = credentials(pki, adminCert);
     const agent = createAgent(creds);
     try {
@@ -242,6 +230,33 @@ describe('certificate reload', () => {
     expect(logged).not.toContain('PRIVATE KEY');
     const res = await request(server.url, creds, { path: '/v1/key/list/' });
     expect(res.serverCertificate?.fingerprint256).toBe(second.certificate.fingerprint256);
+  });
+  it("reports a failed periodic reload to on('error') listeners and /v1/log/error subscribers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kes-e2e-reload-log-'));
+    tmpDirs.push(dir);
+    const first = pki.newServerCertificate();
+    writeCert(dir, first);
+    // Console logging off: the events must still reach in-process listeners and stream subscribers.
+    const server = await start(
+      baseOptions({ cert: undefined, key: undefined, certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), reloadIntervalMs: 50 }),
+    );
+    const events: string[] = [];
+    const off = server.handler.on('error', (e) => events.push((e as { message: string }).message));
+    const stream = await openStream(server.url, credentials(pki, adminCert), '/v1/log/error');
+    try {
+      expect(stream.status).toBe(200);
+      writeFileSync(join(dir, 'server.crt'), 'not a certificate');
+      await expect.poll(() => events.join('\n'), { timeout: 5_000 }).toContain('failed to reload TLS certificate');
+      expect(events.join('\n')).not.toContain('PRIVATE KEY');
+      await expect.poll(() => stream.lines.find((l) => l.includes('failed to reload TLS certificate')), { timeout: 5_000 }).toBeDefined();
+      const line = stream.lines.find((l) => l.includes('failed to reload TLS certificate')) as string;
+      expect(JSON.parse(line)).toEqual({
+        message: expect.stringContaining('level=ERROR msg="failed to reload TLS certificate; keeping the current one"'),
+      });
+    } finally {
+      off();
+      stream.close();
+    }
   });
 });
 

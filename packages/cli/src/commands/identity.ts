@@ -25,17 +25,15 @@ function newCommand(ctx: CliContext): CommandModule<object, IdentityNewArgs> {
     command: 'new [subject]',
     describe: 'Create a new identity: an API key, or a private key and certificate',
     builder: (y: Argv) =>
-      y
-        .positional('subject', { type: 'string', describe: 'Certificate subject (common name)' })
-        .options({
-          key: { type: 'string', describe: 'Write the private key to this file' },
-          cert: { type: 'string', describe: 'Write the certificate to this file' },
-          ip: { type: 'string', array: true, describe: 'IP address SAN (repeatable)' },
-          dns: { type: 'string', array: true, describe: 'DNS name SAN (repeatable)' },
-          expiry: { type: 'string', describe: 'Certificate validity (default 720h)' },
-          force: { alias: 'f', type: 'boolean', describe: 'Overwrite existing files' },
-          json: { type: 'boolean', describe: 'Print JSON' },
-        }) as unknown as Argv<IdentityNewArgs>,
+      y.positional('subject', { type: 'string', describe: 'Certificate subject (common name)' }).options({
+        key: { type: 'string', describe: 'Write the private key to this file' },
+        cert: { type: 'string', describe: 'Write the certificate to this file' },
+        ip: { type: 'string', array: true, describe: 'IP address SAN (repeatable)' },
+        dns: { type: 'string', array: true, describe: 'DNS name SAN (repeatable)' },
+        expiry: { type: 'string', describe: 'Certificate validity (default 720h)' },
+        force: { alias: 'f', type: 'boolean', describe: 'Overwrite existing files' },
+        json: { type: 'boolean', describe: 'Print JSON' },
+      }) as unknown as Argv<IdentityNewArgs>,
     handler: async (args) => {
       const { runIdentityNew } = await import('../identity/run.js');
       await runIdentityNew(args, ctx);
@@ -63,11 +61,7 @@ export function identityCommand(ctx: CliContext): CommandModule {
   return {
     command: 'identity',
     describe: 'Create identities and compute the identity of keys and certificates',
-    builder: (y: Argv) =>
-      y
-        .command(newCommand(ctx))
-        .command(ofCommand(ctx))
-        .demandCommand(1, "'kes identity' needs a subcommand: new or of"),
+    builder: (y: Argv) => y.command(newCommand(ctx)).command(ofCommand(ctx)).demandCommand(1, "'kes identity' needs a subcommand: new or of"),
     handler: () => {},
   };
 }

@@ -11,7 +11,12 @@ describe('migrateLegacyConfig', () => {
   it('migrates root, paths, keys-as-keystore and all → any, without touching the input', () => {
     const input = { root: 'r', policy: { p: { paths: ['/a'] } }, keys: { fs: { path: '/k' } }, cache: { expiry: { all: '1m' } } };
     const r = migrateLegacyConfig(input);
-    expect(r.document).toEqual({ admin: { identity: 'r' }, policy: { p: { allow: ['/a'] } }, keystore: { fs: { path: '/k' } }, cache: { expiry: { any: '1m' } } });
+    expect(r.document).toEqual({
+      admin: { identity: 'r' },
+      policy: { p: { allow: ['/a'] } },
+      keystore: { fs: { path: '/k' } },
+      cache: { expiry: { any: '1m' } },
+    });
     expect(r.legacy).toBe(true);
     expect(r.markers).toEqual(['root', 'policy.p.paths', 'keys']);
     expect(input.root).toBe('r');

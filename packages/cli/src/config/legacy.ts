@@ -13,6 +13,9 @@
 //   sections). They get a notice but never change what a policy means: a current
 //   file that still has one must not start matching `/v1/key/*` as a glob (which
 //   would deny MinIO every `/v1/key/generate/<name>` call).
+import { keyStoreSection } from './keystores/index.js';
+import { isMap } from './values.js';
+import type { Doc } from './values.js';
 import type { PathSegment } from './yaml-path.js';
 
 /** Result of {@link migrateLegacyConfig}. */
@@ -27,12 +30,6 @@ export interface LegacyMigrationResult {
   readonly markers: string[];
   /** New path (joined with `.`) → where it was written in the file, for error lines. */
   readonly aliases: Map<string, PathSegment[]>;
-}
-
-type Doc = Record<string, unknown>;
-
-function isMap(v: unknown): v is Doc {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Renames `from` to `to` inside `m` (if present and `to` absent). */
@@ -50,20 +47,6 @@ function isEmptySection(v: unknown): boolean {
   if (isMap(v)) return Object.values(v).every(isEmptySection);
   return false;
 }
-
-const BACKEND_INNER: Record<string, string | undefined> = {
-  fs: undefined,
-  vault: undefined,
-  aws: 'secretsmanager',
-  gcp: 'secretmanager',
-  azure: 'keyvault',
-  gemalto: 'keysecure',
-  fortanix: 'sdkms',
-  entrust: 'keycontrol',
-  kes: undefined,
-  generic: undefined,
-  memory: undefined,
-};
 
 /**
  * Rewrites a parsed config document from any KES era into the current layout.
@@ -119,7 +102,11 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
       if (isMap(v)) {
         const files = Array.isArray(v.file) ? v.file.filter((f) => typeof f === 'string' && f !== '') : [];
         doc.log[stream] = stream === 'error' || files.length > 0 ? 'on' : 'off';
-        note(`log.${stream}.file`, `log.${stream}`, ` (on|off or a level; logs go to ${stream === 'error' ? 'stderr' : 'stdout'}, log files are not supported)`);
+        note(
+          `log.${stream}.file`,
+          `log.${stream}`,
+          ` (on|off or a level; logs go to ${stream === 'error' ? 'stderr' : 'stdout'}, log files are not supported)`,
+        );
       }
     }
   }
@@ -205,8 +192,9 @@ export function migrateLegacyConfig(input: Record<string, unknown>): LegacyMigra
     // Eras up to v0.22 selected a backend by a non-empty path/endpoint, so files list
     // every backend with empty values. An entirely empty section can never work: drop it.
     for (const [name, section] of Object.entries(ks)) {
-      if (!(name in BACKEND_INNER) || name === 'memory') continue;
-      const inner = BACKEND_INNER[name];
+      const known = keyStoreSection(name);
+      if (!known || name === 'memory') continue;
+      const inner = known.inner;
       const target = inner !== undefined && isMap(section) ? section[inner] : section;
       if (section !== null && isEmptySection(target) && !(inner === undefined && isMap(section) && Object.keys(section).length === 0)) {
         delete ks[name];

@@ -10,7 +10,21 @@ describe('formatPath', () => {
 });
 
 describe('locateLine', () => {
-  const text = ['# comment', 'admin:', '  identity: x', 'keys:', '- name: a', '- name: b', '  other: c', 'policy:', '  p:', '    allow:', '      - /x', '      - "/y"', 'tls: {key: k}'].join('\n');
+  const text = [
+    '# comment',
+    'admin:',
+    '  identity: x',
+    'keys:',
+    '- name: a',
+    '- name: b',
+    '  other: c',
+    'policy:',
+    '  p:',
+    '    allow:',
+    '      - /x',
+    '      - "/y"',
+    'tls: {key: k}',
+  ].join('\n');
   it('finds nested keys and list items', () => {
     expect(locateLine(text, ['admin', 'identity'])).toBe(3);
     expect(locateLine(text, ['keys', 1, 'name'])).toBe(6);

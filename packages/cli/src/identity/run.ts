@@ -3,7 +3,8 @@ import { createPrivateKey, randomBytes } from 'node:crypto';
 import { lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import { ApiKey, KesError, createSelfSignedCertificate, identityOfCertificate, parseDuration } from '@kes/core';
+import { ApiKey, KesError, createSelfSignedCertificate, identityOfCertificate } from '@kes/core';
+import { parseDuration } from '@kes/core/wire';
 import type { IdentityNewArgs, IdentityOfArgs } from '../commands/identity.js';
 import { paint, println } from '../internal/context.js';
 import type { CliContext } from '../internal/context.js';
@@ -143,11 +144,15 @@ export async function runIdentityNew(args: IdentityNewArgs, ctx: CliContext): Pr
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why =
-        code === 'EEXIST' ? 'it already exists (use --force to replace it)'
-        : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-        : code === 'ENOENT' ? 'no such directory'
-        : code === 'EISDIR' ? 'is a directory'
-        : (code ?? 'write failed');
+        code === 'EEXIST'
+          ? 'it already exists (use --force to replace it)'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : code === 'ENOENT'
+              ? 'no such directory'
+              : code === 'EISDIR'
+                ? 'is a directory'
+                : (code ?? 'write failed');
       throw new KesError('ERR_KES_INVALID_ARGUMENT', [`cannot write '${path}': ${why}`], { cause: err });
     }
   }
@@ -196,7 +201,10 @@ export async function runIdentityOf(args: IdentityOfArgs, ctx: CliContext): Prom
     text = await readFile(input, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw fail(`cannot read '${input}': ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'read failed')}`);
+    if (code !== 'ENOENT')
+      throw fail(
+        `cannot read '${input}': ${code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (code ?? 'read failed')}`,
+      );
   }
   if (text === undefined) {
     // A bare base64 API key (without the kes:v1: prefix) is accepted, as upstream.
@@ -227,7 +235,8 @@ export async function runIdentityOf(args: IdentityOfArgs, ctx: CliContext): Prom
     let apiKey: ApiKey;
     try {
       const key = createPrivateKey(text);
-      if (key.asymmetricKeyType !== 'ed25519') throw fail(`'${input}': only Ed25519 private keys can be converted to an API key (found ${key.asymmetricKeyType ?? 'unknown'})`);
+      if (key.asymmetricKeyType !== 'ed25519')
+        throw fail(`'${input}': only Ed25519 private keys can be converted to an API key (found ${key.asymmetricKeyType ?? 'unknown'})`);
       apiKey = ApiKey.fromPrivateKey(key);
     } catch (err) {
       if (err instanceof KesError) throw err;

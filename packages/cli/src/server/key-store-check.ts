@@ -5,8 +5,8 @@
 import { isKesError } from '@kes/core';
 import type { KeyStore } from '@kes/core';
 import { ConfigError } from '../config/config-error.js';
-import type { KeyStoreSettings } from '../config/load.js';
-import { describeKeyStore } from '../config/to-options.js';
+import { describeKeyStore, keyStoreSectionPath } from '../config/keystores/index.js';
+import type { ConfigKeyStore } from '../config/types.js';
 
 /** How long the whole check may take before the start is refused. */
 export const KEY_STORE_CHECK_TIMEOUT_MS = 30_000;
@@ -42,9 +42,9 @@ export interface KeyStoreCheckOptions {
  *   reason (the store's error detail: HTTP status and the backend's error text, never
  *   credentials or key values).
  * @example
- * await checkKeyStoreAtStart(store, config.keystore, { file: config.file });
+ * await checkKeyStoreAtStart(store, config.keyStore, { file: config.file });
  */
-export async function checkKeyStoreAtStart(store: KeyStore, settings: KeyStoreSettings, options: KeyStoreCheckOptions = {}): Promise<void> {
+export async function checkKeyStoreAtStart(store: KeyStore, settings: ConfigKeyStore, options: KeyStoreCheckOptions = {}): Promise<void> {
   if (settings.type === 'memory') return;
   const timeoutMs = options.timeoutMs ?? KEY_STORE_CHECK_TIMEOUT_MS;
   const signal = AbortSignal.timeout(timeoutMs);
@@ -60,20 +60,12 @@ export async function checkKeyStoreAtStart(store: KeyStore, settings: KeyStoreSe
     }
   } catch (err) {
     const reason = signal.aborted && err === signal.reason ? `no answer within ${Math.round(timeoutMs / 1000)} s` : reasonOf(err, settings);
-    throw new ConfigError([`${options.file ?? 'config'}: keystore.${sectionOf(settings)}: key store check failed: ${describeKeyStore(settings)}: ${reason}`], {
-      cause: err,
-    });
-  }
-}
-
-function sectionOf(settings: KeyStoreSettings): string {
-  switch (settings.type) {
-    case 'aws':
-      return 'aws.secretsmanager';
-    case 'unsupported':
-      return settings.name;
-    default:
-      return settings.type;
+    throw new ConfigError(
+      [`${options.file ?? 'config'}: keystore.${keyStoreSectionPath(settings)}: key store check failed: ${describeKeyStore(settings)}: ${reason}`],
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -96,15 +88,15 @@ function causeText(err: unknown): string {
   return parts.join(': ');
 }
 
-function reasonOf(err: unknown, settings: KeyStoreSettings): string {
+function reasonOf(err: unknown, settings: ConfigKeyStore): string {
   if (settings.type === 'fs') {
     const cause = isKesError(err) ? err.cause : err;
     const code = errno(cause);
     if (code === 'EEXIST' || code === 'ENOTDIR' || (cause instanceof Error && /is not a directory$/.test(cause.message))) {
-      return `'${settings.path}' is not a directory and cannot be created as one (a file is in the way)`;
+      return `'${settings.options.path}' is not a directory and cannot be created as one (a file is in the way)`;
     }
-    if (code === 'EACCES' || code === 'EPERM') return `'${settings.path}': permission denied`;
-    if (code === 'EROFS') return `'${settings.path}': read-only file system`;
+    if (code === 'EACCES' || code === 'EPERM') return `'${settings.options.path}': permission denied`;
+    if (code === 'EROFS') return `'${settings.options.path}': read-only file system`;
   }
   const detail = causeText(err);
   const hints: string[] = [];
@@ -120,6 +112,7 @@ function reasonOf(err: unknown, settings: KeyStoreSettings): string {
   } else if (/\bHTTP 400\b/.test(detail) && /\blogin\b/.test(detail)) {
     hints.push('the login was rejected: check the AppRole IDs or the Kubernetes role and JWT');
   }
-  if (/no handler for route/i.test(detail)) hints.push('no such engine or auth mount: check engine, approle.engine / kubernetes.engine and namespace');
+  if (/no handler for route/i.test(detail))
+    hints.push('no such engine or auth mount: check engine, approle.engine / kubernetes.engine and namespace');
   return hints.length > 0 ? `${detail} (${hints.join('; ')})` : detail;
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { ApiKey, createSelfSignedCertificate } from '@kes/core';
 import { UsageError } from '../internal/usage-error.js';
 import { testContext } from '../../test/helpers/context.js';
-import { resolveListenAddress, runServer } from './run.js';
+import { resolveListenAddress } from './listen-address.js';
+import { runServer } from './run.js';
 
 /** A temp directory holding a throw-away server certificate `c.pem` and key `k.pem` for 127.0.0.1. */
 function tempDirWithServerCertificate(): string {
@@ -28,7 +29,9 @@ describe('resolveListenAddress', () => {
   });
 
   it('reports conflicts and bad hosts as usage errors', () => {
-    expect(() => resolveListenAddress({ addr: '127.0.0.1:1', port: 2 }, undefined, '')).toThrow(new UsageError('conflicting ports: --addr 127.0.0.1:1 and --port 2 (give the port once)'));
+    expect(() => resolveListenAddress({ addr: '127.0.0.1:1', port: 2 }, undefined, '')).toThrow(
+      new UsageError('conflicting ports: --addr 127.0.0.1:1 and --port 2 (give the port once)'),
+    );
     expect(() => resolveListenAddress({ addr: 'localhost:1' }, undefined, '')).toThrow(
       new UsageError("listen address: host 'localhost' must be an IP address or empty (host names are not allowed)"),
     );
@@ -75,9 +78,15 @@ describe('runServer in-process', () => {
     const tls = `tls: {key: ${join(d, 'k.pem')}, cert: ${join(d, 'c.pem')}}`;
     const admin = 'a'.repeat(64);
     // A current file that still carries a field of upstream's sample configs (cache.expiry.all): prefix.
-    writeFileSync(join(d, 'current.yml'), ['address: 127.0.0.1:0', `admin: {identity: ${admin}}`, tls, 'cache: {expiry: {all: 5m}}', 'keystore: {memory: {}}', ''].join('\n'));
+    writeFileSync(
+      join(d, 'current.yml'),
+      ['address: 127.0.0.1:0', `admin: {identity: ${admin}}`, tls, 'cache: {expiry: {all: 5m}}', 'keystore: {memory: {}}', ''].join('\n'),
+    );
     // A v0.14 file (root, policy paths): glob, with the markers named.
-    writeFileSync(join(d, 'old.yml'), ['address: 127.0.0.1:0', `root: ${admin}`, tls, 'policy: {p: {paths: [/v1/key/*/k]}}', 'keystore: {memory: {}}', ''].join('\n'));
+    writeFileSync(
+      join(d, 'old.yml'),
+      ['address: 127.0.0.1:0', `root: ${admin}`, tls, 'policy: {p: {paths: [/v1/key/*/k]}}', 'keystore: {memory: {}}', ''].join('\n'),
+    );
 
     const text = testContext({ tty: true });
     const current = await runServer({ config: join(d, 'current.yml') }, text.ctx);
@@ -89,7 +98,12 @@ describe('runServer in-process', () => {
     const json = testContext({ tty: false });
     const old = await runServer({ config: join(d, 'old.yml') }, json.ctx);
     try {
-      const rec = JSON.parse(json.stdout().split('\n').find((l) => l.includes('"server started"')) ?? '{}') as Record<string, unknown>;
+      const rec = JSON.parse(
+        json
+          .stdout()
+          .split('\n')
+          .find((l) => l.includes('"server started"')) ?? '{}',
+      ) as Record<string, unknown>;
       expect(rec.policy_patterns).toBe('glob (kes v0.x config: root, policy.p.paths; * ? [..] match within one path segment)');
     } finally {
       await old.stop();

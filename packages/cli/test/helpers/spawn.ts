@@ -68,7 +68,10 @@ export function runKes(args: string[], env: Record<string, string> = {}): KesPro
             reject(new Error(`kes exited (${child.exitCode}) before the expected record.\nstdout:\n${out}\nstderr:\n${err}`));
           }
         };
-        const t = setTimeout(() => (waiters.delete(check), reject(new Error(`timeout waiting for a record.\nstdout:\n${out}\nstderr:\n${err}`))), timeoutMs);
+        const t = setTimeout(
+          () => (waiters.delete(check), reject(new Error(`timeout waiting for a record.\nstdout:\n${out}\nstderr:\n${err}`))),
+          timeoutMs,
+        );
         waiters.add(check);
         check();
       });

@@ -25,15 +25,13 @@ export class DerError extends Error {
 }
 
 export const TAG_BOOLEAN = 0x01;
-export const TAG_INTEGER = 0x02;
 export const TAG_BIT_STRING = 0x03;
 export const TAG_OCTET_STRING = 0x04;
 export const TAG_OID = 0x06;
 export const TAG_SEQUENCE = 0x30;
-export const TAG_SET = 0x31;
 
 /** Reads the element that starts at `offset` and must end no later than `limit`. */
-export function readElement(buf: Uint8Array, offset: number, limit: number = buf.length): DerElement {
+function readElement(buf: Uint8Array, offset: number, limit: number = buf.length): DerElement {
   if (offset + 2 > limit) throw new DerError('truncated element header');
   const tag = buf[offset]!;
   if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not supported');
@@ -114,7 +112,7 @@ export function certificateParts(der: Uint8Array): CertificateParts {
 }
 
 /** Decodes the content octets of an OBJECT IDENTIFIER into dotted form. */
-export function decodeOid(buf: Uint8Array, el: DerElement): string {
+function decodeOid(buf: Uint8Array, el: DerElement): string {
   if (el.tag !== TAG_OID) throw new DerError('not an OBJECT IDENTIFIER');
   const arcs: number[] = [];
   let value = 0;

@@ -4,6 +4,7 @@
  * 0–3 and 12–15 of the permuted state. KES derives its per-message ChaCha20 key with
  * it (kes-protocol.md §7.2). Pure TypeScript; node:crypto does not expose it.
  */
+import { assertBytes } from './assert-bytes.js';
 
 /** Little-endian 32-bit word at `b[i..i+4)`. */
 function le32(b: Uint8Array, i: number): number {
@@ -15,9 +16,25 @@ function rotl(v: number, n: number): number {
 }
 
 /**
- * Computes HChaCha20(key, input) into a new 32-byte array. Lengths are checked by the
- * public wrapper in crypto.ts.
+ * HChaCha20 (draft-irtf-cfrg-xchacha §2.2): derives a 32-byte subkey from a 32-byte
+ * key and a 16-byte input. The checked form of {@link hchacha20Block}.
+ *
+ * @throws KesError `ERR_KES_INVALID_ARGUMENT` if `key` is not 32 bytes or `input` not 16 bytes.
+ * @example
+ * const subkey = hchacha20(key32, iv16); // Uint8Array(32)
  */
+export function hchacha20(key: Uint8Array, input: Uint8Array): Uint8Array {
+  assertBytes(key, 32, 'hchacha20: key');
+  assertBytes(input, 16, 'hchacha20: input');
+  return hchacha20Block(key, input);
+}
+
+/**
+ * Computes HChaCha20(key, input) into a new 32-byte array without checking lengths:
+ * the per-message key derivation in crypto.ts always passes a 32-byte key and a
+ * 16-byte iv, and sits on the hot path of every ChaCha20 encryption.
+ */
+// biome-ignore format: the state words are laid out as the 4x4 ChaCha matrix
 export function hchacha20Block(key: Uint8Array, input: Uint8Array): Uint8Array {
   // "expand 32-byte k"
   let x0 = 0x61707865, x1 = 0x3320646e, x2 = 0x79622d32, x3 = 0x6b206574;

@@ -98,9 +98,7 @@ export function compileGlob(pattern: string): CompiledGlob | undefined {
   }
   return {
     segments,
-    literal: literal
-      ? String.fromCodePoint(...tokens.map((t) => (t.kind === 'char' ? t.cp : 0)))
-      : undefined,
+    literal: literal ? String.fromCodePoint(...tokens.map((t) => (t.kind === 'char' ? t.cp : 0))) : undefined,
   };
 }
 
@@ -164,7 +162,7 @@ export function globMatches(glob: CompiledGlob, path: string): boolean {
   const name = Array.from(path, (c) => c.codePointAt(0)!);
   const { segments } = glob;
   let pos = 0;
-  segments: for (let s = 0; s < segments.length; s++) {
+  nextSegment: for (let s = 0; s < segments.length; s++) {
     const { star, chunk } = segments[s]!;
     const last = s === segments.length - 1;
     if (star && chunk.length === 0) {
@@ -185,7 +183,7 @@ export function globMatches(glob: CompiledGlob, path: string): boolean {
         if (end < 0) continue;
         if (last && end !== name.length) continue;
         pos = end;
-        continue segments;
+        continue nextSegment;
       }
     }
     return false;

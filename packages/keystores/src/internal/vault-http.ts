@@ -120,9 +120,7 @@ export class VaultHttpClient {
         res.on('data', (chunk: Buffer) => {
           size += chunk.byteLength;
           if (size > maxBytes) {
-            finish(() =>
-              reject(new VaultTransportError('too-large', `vault: ${req.method} ${req.path}: response larger than ${maxBytes} bytes`)),
-            );
+            finish(() => reject(new VaultTransportError('too-large', `vault: ${req.method} ${req.path}: response larger than ${maxBytes} bytes`)));
             res.destroy();
             return;
           }
@@ -162,7 +160,7 @@ export class VaultHttpClient {
 /** The `errors` array of a Vault error body, joined (Vault never echoes secret values there). */
 export function vaultErrors(body: unknown): string {
   if (typeof body === 'object' && body !== null && Array.isArray((body as { errors?: unknown }).errors)) {
-    return ((body as { errors: unknown[] }).errors).map(String).join('; ');
+    return (body as { errors: unknown[] }).errors.map(String).join('; ');
   }
   return '';
 }

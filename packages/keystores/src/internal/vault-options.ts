@@ -53,13 +53,15 @@ export function cleanPath(value: string, field: string): string {
 
 function optMs(value: unknown, field: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid(`option '${field}' must be a positive number of milliseconds`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw invalid(`option '${field}' must be a positive number of milliseconds`);
   return value;
 }
 
 function optRetry(value: unknown, field: string): number {
   if (value === undefined) return 3_000;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(`option '${field}' must be a non-negative number of milliseconds`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw invalid(`option '${field}' must be a non-negative number of milliseconds`);
   return value;
 }
 

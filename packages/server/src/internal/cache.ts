@@ -52,15 +52,18 @@ export class KeyCache {
     this.options = options;
     const { expiryAnyMs: any, expiryUnusedMs: unused, expiryOfflineMs: offline, probeIntervalMs } = options;
     const holdWhileOffline = (): boolean => this.#offline && offline > 0;
-    if (any > 0) this.#every(any, () => {
-      if (!holdWhileOffline()) this.clear();
-    });
-    if (unused > 0) this.#every(Math.max(1, unused / 2), () => {
-      if (!holdWhileOffline()) this.#sweepUnused();
-    });
-    if (offline > 0) this.#every(offline, () => {
-      if (this.#offline) this.clear();
-    });
+    if (any > 0)
+      this.#every(any, () => {
+        if (!holdWhileOffline()) this.clear();
+      });
+    if (unused > 0)
+      this.#every(Math.max(1, unused / 2), () => {
+        if (!holdWhileOffline()) this.#sweepUnused();
+      });
+    if (offline > 0)
+      this.#every(offline, () => {
+        if (this.#offline) this.clear();
+      });
     if (probeIntervalMs > 0) this.#every(probeIntervalMs, () => void this.#probe());
   }
 

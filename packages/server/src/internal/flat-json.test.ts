@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getField, parseGoJson } from '@kes/core';
+import { getField, parseGoJson } from '@kes/core/wire';
 import { flatObject } from './flat-json.js';
 
 const FIELDS = ['plaintext', 'ciphertext', 'context', 'version', 'message', 'key', 'cipher', 'a', 'b', '__proto__'];

@@ -66,4 +66,3 @@ export function flatObject(text: string): Record<string, unknown> | undefined {
   }
   return out;
 }
-

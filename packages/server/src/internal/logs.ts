@@ -6,7 +6,7 @@
  * or request bodies. Callers only hand over method, path, ip, identity, status,
  * timing and catalogued messages (plus an error cause's message for 5xx).
  */
-import type { LogOptions } from '../options.js';
+import type { LogLevel, LogOptions } from '../options.js';
 import type { AnyResponse } from './http.js';
 
 /** One audit record (spec §11.1). */
@@ -30,7 +30,6 @@ export interface ErrorContext {
 }
 
 type Listener = (event: object) => void;
-type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'off';
 
 /** Stream subscribers that fall this far behind are disconnected instead of buffering without bound. */
 const MAX_SUBSCRIBER_BACKLOG = 4 * 1024 * 1024;
@@ -72,11 +71,10 @@ export class LogHub {
 
   /** Applies console settings. Audit console is off unless `log.audit` is DEBUG/INFO; error console is on unless `off`. */
   configure(options: LogOptions | undefined): void {
-    const auditLevel: Level = options?.audit ?? 'off';
-    const errorLevel: Level = options?.error ?? 'INFO';
+    const auditLevel: LogLevel = options?.audit ?? 'off';
+    const errorLevel: LogLevel = options?.error ?? 'INFO';
     // Audit records are INFO: any threshold above INFO silences them (as upstream).
-    this.#auditConsole =
-      auditLevel === 'DEBUG' || auditLevel === 'INFO' ? (options?.auditStream ?? process.stdout) : undefined;
+    this.#auditConsole = auditLevel === 'DEBUG' || auditLevel === 'INFO' ? (options?.auditStream ?? process.stdout) : undefined;
     this.#errorConsole = errorLevel !== 'off' ? (options?.errorStream ?? process.stderr) : undefined;
     this.#json = options?.format === 'json';
   }

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LabelValues } from 'prom-client';
-import { heapUsage, nonHeapMemory } from './system.js';
+import { heapUsage, nonHeapMemory } from './process-info.js';
 import { availableParallelism, cpus } from 'node:os';
 
 /** Content type of the text exposition format 0.0.4, as Go's expfmt negotiates it. */
@@ -30,9 +30,24 @@ export class Metrics {
     const registers = [this.registry];
     // Registered in name order: the exposition is sorted by family name like Go's.
     this.#active = new Gauge({ name: 'kes_http_request_active', help: 'Number of active requests that are not finished, yet.', registers });
-    this.#error = new Counter({ name: 'kes_http_request_error', help: 'Number of requests that failed due to some error. (HTTP 4xx status code)', labelNames: ['code'], registers });
-    this.#failure = new Counter({ name: 'kes_http_request_failure', help: 'Number of requests that failed due to some internal failure. (HTTP 5xx status code)', labelNames: ['code'], registers });
-    this.#success = new Counter({ name: 'kes_http_request_success', help: 'Number of requests that have been served successfully.', labelNames: ['code'], registers });
+    this.#error = new Counter({
+      name: 'kes_http_request_error',
+      help: 'Number of requests that failed due to some error. (HTTP 4xx status code)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.#failure = new Counter({
+      name: 'kes_http_request_failure',
+      help: 'Number of requests that failed due to some internal failure. (HTTP 5xx status code)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.#success = new Counter({
+      name: 'kes_http_request_success',
+      help: 'Number of requests that have been served successfully.',
+      labelNames: ['code'],
+      registers,
+    });
     this.#responseTime = new Histogram({
       name: 'kes_http_response_time',
       help: 'Histogram of request response times spawning from 10ms to 10s.',
@@ -56,12 +71,8 @@ export class Metrics {
     gauge('kes_system_mem_stack_used', 'Number of bytes allocated outside the V8 heap (analogue of the Go stack).', () => nonHeapMemory());
     gauge('kes_system_num_cpu', 'Number of available CPUs.', () => cpus().length);
     gauge('kes_system_num_cpu_used', 'Number of CPUs the server may use.', () => availableParallelism());
-    gauge('kes_system_num_threads', 'Number of active async resources (analogue of goroutines).', () =>
-      process.getActiveResourcesInfo().length,
-    );
-    gauge('kes_system_up_time', 'The time the server has been up and running in seconds.', () =>
-      Math.floor((Date.now() - startedAt) / 10) / 100,
-    );
+    gauge('kes_system_num_threads', 'Number of active async resources (analogue of goroutines).', () => process.getActiveResourcesInfo().length);
+    gauge('kes_system_up_time', 'The time the server has been up and running in seconds.', () => Math.floor((Date.now() - startedAt) / 10) / 100);
   }
 
   /** Start of a counted request; returns its start time, to hand to `end()`. */

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { KesError, createPolicyEngine, isKesError, MasterKey } from '@kes/core';
 import type { KeyStore, PolicyEngine } from '@kes/core';
 import type { KesServerOptions } from '../options.js';
-import { createRouter } from './routes.js';
-import type { Router } from './routes.js';
+import { createRouter } from './router.js';
+import type { Router } from './router.js';
 import { KeyCache, resolveCacheOptions } from './cache.js';
 import type { ResolvedCacheOptions } from './cache.js';
 
@@ -111,9 +111,7 @@ export function buildState(options: KesServerOptions, previous: State | undefine
   }
 
   const reuse =
-    previous !== undefined &&
-    previous.store === options.keyStore &&
-    JSON.stringify(previous.cacheOptions) === JSON.stringify(cacheOptions);
+    previous !== undefined && previous.store === options.keyStore && JSON.stringify(previous.cacheOptions) === JSON.stringify(cacheOptions);
   const cache = reuse ? previous.cache : new KeyCache(options.keyStore, cacheOptions);
 
   return {

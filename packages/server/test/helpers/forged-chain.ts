@@ -57,13 +57,45 @@ export function createForgedChain(victimCertificatePem: string, options: { curve
     openssl(['req', '-new', '-x509', '-key', 'signer.key', '-subj', '/CN=forged-issuer', '-days', '1', '-out', 'signer.crt'], dir);
     openssl(['req', '-new', '-key', 'atk.key', '-subj', '/CN=attacker', '-out', 'leaf.csr'], dir);
     openssl(
-      ['x509', '-req', '-in', 'leaf.csr', '-CA', 'signer.crt', '-CAkey', 'signer.key', '-set_serial', '2', '-days', '1', '-extfile', 'leaf.ext', '-out', 'leaf.crt'],
+      [
+        'x509',
+        '-req',
+        '-in',
+        'leaf.csr',
+        '-CA',
+        'signer.crt',
+        '-CAkey',
+        'signer.key',
+        '-set_serial',
+        '2',
+        '-days',
+        '1',
+        '-extfile',
+        'leaf.ext',
+        '-out',
+        'leaf.crt',
+      ],
       dir,
     );
     // The forgery: subject CN=forged-issuer with the victim's public key, "self-signed" by the signer key.
     openssl(['req', '-new', '-key', 'signer.key', '-subj', '/CN=forged-issuer', '-out', 'forged.csr'], dir);
     openssl(
-      ['x509', '-req', '-in', 'forged.csr', '-signkey', 'signer.key', '-force_pubkey', 'victim.pub', '-days', '1', '-extfile', 'forged.ext', '-out', 'forged.crt'],
+      [
+        'x509',
+        '-req',
+        '-in',
+        'forged.csr',
+        '-signkey',
+        'signer.key',
+        '-force_pubkey',
+        'victim.pub',
+        '-days',
+        '1',
+        '-extfile',
+        'forged.ext',
+        '-out',
+        'forged.crt',
+      ],
       dir,
     );
     const leaf = readFileSync(join(dir, 'leaf.crt'), 'utf8');

@@ -1,6 +1,6 @@
 // A small KES test client: node:https (HTTP/1.1) and node:http2 requests with a client
 // certificate, plus helpers for log streams and handshake checks. Test-only code.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { type X509Certificate, createPrivateKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { connect as h2connect } from 'node:http2';

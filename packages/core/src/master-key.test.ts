@@ -1,10 +1,10 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { isKesError } from './errors.js';
-import { formatTimestamp, parseTimestamp } from './encoding.js';
+import { formatTimestamp, parseTimestamp } from './timestamp.js';
 import { parseAlgorithm } from './crypto.js';
 import type { KeyAlgorithm } from './crypto.js';
-import { MasterKey } from './key-version.js';
+import { MasterKey } from './master-key.js';
 import { expectKesErrorSync as expectKesError, loadVectors } from '../../../test/support/index.js';
 
 // Known-answer vectors, loaded as they are (never copied into the tests).
@@ -147,7 +147,11 @@ describe('import (vectors import_key_cases)', () => {
 
   it('checks the cipher before the key size', () => {
     expectKesError(() => MasterKey.import(new Uint8Array(16), 'aes256'), 'ERR_KES_UNSUPPORTED_ALGORITHM', "algorithm 'aes256' is not supported");
-    expectKesError(() => MasterKey.import(new Uint8Array(33), 'XCHACHA20-POLY1305'), 'ERR_KES_INVALID_KEY_SIZE', "invalid key size for 'XCHACHA20-POLY1305'");
+    expectKesError(
+      () => MasterKey.import(new Uint8Array(33), 'XCHACHA20-POLY1305'),
+      'ERR_KES_INVALID_KEY_SIZE',
+      "invalid key size for 'XCHACHA20-POLY1305'",
+    );
   });
 
   it('copies the imported bytes and draws a fresh HMAC key each time', () => {
@@ -180,9 +184,21 @@ describe('legacy JSON keys (all eras)', () => {
       '2023-01-24T10:00:00+02:00',
       id,
     ],
-    ['v0.23: short algorithm names', `{"version":"v1","bytes":"${k32}","algorithm":"ChaCha20","created_at":"2023-11-10T00:00:00Z"}`, 'ChaCha20', '2023-11-10T00:00:00Z', ''],
+    [
+      'v0.23: short algorithm names',
+      `{"version":"v1","bytes":"${k32}","algorithm":"ChaCha20","created_at":"2023-11-10T00:00:00Z"}`,
+      'ChaCha20',
+      '2023-11-10T00:00:00Z',
+      '',
+    ],
     ['empty algorithm means AES256', `{"bytes":"${k32}","algorithm":""}`, 'AES256', '0001-01-01T00:00:00Z', ''],
-    ['case-insensitive fields, nulls, whitespace', ` {"BYTES":"${k32}","Algorithm":"AES256","created_at":null,"created_by":null,"extra":{}}\n`, 'AES256', '0001-01-01T00:00:00Z', ''],
+    [
+      'case-insensitive fields, nulls, whitespace',
+      ` {"BYTES":"${k32}","Algorithm":"AES256","created_at":null,"created_by":null,"extra":{}}\n`,
+      'AES256',
+      '0001-01-01T00:00:00Z',
+      '',
+    ],
   ])('%s', (_era, raw, algorithm, createdAt, createdBy) => {
     const key = MasterKey.parse(raw);
     expect(key.algorithm).toBe(algorithm);
@@ -245,7 +261,13 @@ describe('protobuf key versions', () => {
   });
 
   it('omits created_by when empty and writes zero times as an empty Timestamp', () => {
-    const key = MasterKey.fromParts({ key: new Uint8Array(32), algorithm: 'ChaCha20', hmacKey: new Uint8Array(32), createdAt: ZERO_TIME, createdBy: '' });
+    const key = MasterKey.fromParts({
+      key: new Uint8Array(32),
+      algorithm: 'ChaCha20',
+      hmacKey: new Uint8Array(32),
+      createdAt: ZERO_TIME,
+      createdBy: '',
+    });
     const want = [...field(1, keyMsg(0, 2)), ...field(2, keyMsg(0, 1)), ...field(3, [])];
     expect(hex(Buffer.from(text(key.encode()), 'base64'))).toBe(hex(new Uint8Array(want)));
   });
@@ -301,7 +323,11 @@ describe('protobuf key versions', () => {
     ['field number 0', [0x02, 0x00], 'malformed protobuf: invalid field number'],
     ['stray end group', [(5 << 3) | 4], 'malformed protobuf: invalid wire type'],
     ['wire type 7', [(5 << 3) | 7], 'malformed protobuf: invalid wire type'],
-    ['invalid UTF-8 in created_by', [...field(1, keyMsg(1, 1)), ...field(2, keyMsg(3, 1)), ...field(4, [0xff, 0xfe])], 'malformed protobuf: created_by is not valid UTF-8'],
+    [
+      'invalid UTF-8 in created_by',
+      [...field(1, keyMsg(1, 1)), ...field(2, keyMsg(3, 1)), ...field(4, [0xff, 0xfe])],
+      'malformed protobuf: created_by is not valid UTF-8',
+    ],
   ])('rejects %s', (_name, bytes, reason) => {
     expectKesError(() => MasterKey.parse(stored(bytes as number[])), 'ERR_KES_INVALID_KEY_ENCODING', `invalid key encoding: ${reason}`);
   });
@@ -340,7 +366,11 @@ describe('MasterKey', () => {
   });
 
   it('rejects unknown algorithms and wrong sizes in generate/fromParts', () => {
-    expectKesError(() => MasterKey.generate({ algorithm: 'AES128' as KeyAlgorithm }), 'ERR_KES_UNSUPPORTED_ALGORITHM', "algorithm 'AES128' is not supported");
+    expectKesError(
+      () => MasterKey.generate({ algorithm: 'AES128' as KeyAlgorithm }),
+      'ERR_KES_UNSUPPORTED_ALGORITHM',
+      "algorithm 'AES128' is not supported",
+    );
     expectKesError(
       () => MasterKey.fromParts({ key: new Uint8Array(32), algorithm: 'AES256', hmacKey: new Uint8Array(8), createdAt: ZERO_TIME, createdBy: '' }),
       'ERR_KES_INVALID_ARGUMENT',
@@ -354,7 +384,14 @@ describe('MasterKey', () => {
     const key = MasterKey.fromParts({ key: keyBytes, algorithm: 'AES256', hmacKey: hmacBytes, createdAt: ZERO_TIME, createdBy: 'me' });
     const renderings = [inspect(key, { showHidden: true, depth: 10 }), JSON.stringify(key), String(key), `${key}`, JSON.stringify({ nested: [key] })];
     for (const r of renderings) {
-      for (const secret of [hex(keyBytes), hex(hmacBytes), Buffer.from(keyBytes).toString('base64'), Buffer.from(hmacBytes).toString('base64'), '171, 171', 'ab ab']) {
+      for (const secret of [
+        hex(keyBytes),
+        hex(hmacBytes),
+        Buffer.from(keyBytes).toString('base64'),
+        Buffer.from(hmacBytes).toString('base64'),
+        '171, 171',
+        'ab ab',
+      ]) {
         expect(r).not.toContain(secret);
       }
       expect(r).toContain('redacted');
@@ -375,7 +412,14 @@ describe('MasterKey', () => {
     key.destroy();
     key.destroy();
     expect(key.destroyed).toBe(true);
-    for (const use of [() => key.encrypt(enc('x')), () => key.decrypt(ct), () => key.generateDataKey(), () => key.hmac(enc('x')), () => key.encode(), () => key.legacyKeyId]) {
+    for (const use of [
+      () => key.encrypt(enc('x')),
+      () => key.decrypt(ct),
+      () => key.generateDataKey(),
+      () => key.hmac(enc('x')),
+      () => key.encode(),
+      () => key.legacyKeyId,
+    ]) {
       expectKesError(use, 'ERR_KES_INTERNAL', 'internal server error');
     }
   });

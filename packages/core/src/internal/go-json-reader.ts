@@ -40,7 +40,7 @@ function isSpace(c: number): boolean {
 }
 
 /** Index of the first non-whitespace character at or after `i`. */
-export function skipSpace(s: string, i: number): number {
+function skipSpace(s: string, i: number): number {
   while (i < s.length && isSpace(s.charCodeAt(i))) i++;
   return i;
 }
@@ -116,14 +116,30 @@ class Reader {
       const e = s.charCodeAt(i + 1);
       i += 2;
       switch (e) {
-        case 0x22: out += '"'; break;
-        case 0x5c: out += '\\'; break;
-        case 0x2f: out += '/'; break;
-        case 0x62: out += '\b'; break;
-        case 0x66: out += '\f'; break;
-        case 0x6e: out += '\n'; break;
-        case 0x72: out += '\r'; break;
-        case 0x74: out += '\t'; break;
+        case 0x22:
+          out += '"';
+          break;
+        case 0x5c:
+          out += '\\';
+          break;
+        case 0x2f:
+          out += '/';
+          break;
+        case 0x62:
+          out += '\b';
+          break;
+        case 0x66:
+          out += '\f';
+          break;
+        case 0x6e:
+          out += '\n';
+          break;
+        case 0x72:
+          out += '\r';
+          break;
+        case 0x74:
+          out += '\t';
+          break;
         case 0x75: {
           const u = this.hex4(i);
           i += 4;
@@ -251,7 +267,7 @@ export function isJsonObject(v: unknown): v is GoJsonObject {
  * case of its upper case (so the Kelvin sign K matches `k` and `ſ` matches `s`),
  * unless that would change the number of code points.
  */
-export function foldName(s: string): string {
+function foldName(s: string): string {
   let ascii = true;
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) > 0x7f) {

@@ -14,11 +14,13 @@
 import { Buffer } from 'node:buffer';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { KesError } from './errors.js';
-import { decodeBase64Strict, formatTimestamp, parseTimestamp } from './encoding.js';
-import type { Timestamp } from './encoding.js';
+import { decodeBase64Strict } from './base64.js';
+import { formatTimestamp, parseTimestamp } from './timestamp.js';
+import type { Timestamp } from './timestamp.js';
 import { ALGORITHMS, decryptCiphertext, parseAlgorithm, RANDOMNESS_SIZE, sealRaw } from './crypto.js';
 import type { KeyAlgorithm } from './crypto.js';
-import { GoJsonSyntaxError, isJsonObject, jsonText, lookupField, readWholeValue } from './internal/go-json.js';
+import { GoJsonSyntaxError, isJsonObject, jsonText, lookupField, readWholeValue } from './internal/go-json-reader.js';
+import { assertBytes } from './internal/assert-bytes.js';
 import { decodeKeyVersion, encodeKeyVersion, ProtobufError } from './internal/protobuf.js';
 
 /** Options for creating a key. */
@@ -150,12 +152,8 @@ export class MasterKey {
    */
   static fromParts(parts: MasterKeyParts): MasterKey {
     const { key, algorithm, hmacKey, createdAt, createdBy } = parts;
-    if (!(key instanceof Uint8Array) || key.length !== KEY_SIZE) {
-      throw new KesError('ERR_KES_INVALID_ARGUMENT', [`key must be ${KEY_SIZE} bytes, got ${key instanceof Uint8Array ? key.length : 0}`]);
-    }
-    if (hmacKey !== undefined && (!(hmacKey instanceof Uint8Array) || hmacKey.length !== KEY_SIZE)) {
-      throw new KesError('ERR_KES_INVALID_ARGUMENT', [`hmacKey must be ${KEY_SIZE} bytes, got ${hmacKey instanceof Uint8Array ? hmacKey.length : 0}`]);
-    }
+    assertBytes(key, KEY_SIZE, 'key');
+    if (hmacKey !== undefined) assertBytes(hmacKey, KEY_SIZE, 'hmacKey');
     if (!ALGORITHMS.includes(algorithm)) throw new KesError('ERR_KES_UNSUPPORTED_ALGORITHM', [String(algorithm)]);
     return new MasterKey(
       copy(key),
@@ -259,14 +257,7 @@ export class MasterKey {
       const hk = msg.hmacKey;
       if (hk === undefined || hk.key.length !== KEY_SIZE) throw invalidEncoding(`HMAC key must be ${KEY_SIZE} bytes`);
       if (hk.hash !== HASH_SHA256) throw invalidEncoding(`unknown HMAC hash ${hk.hash}`);
-      return new MasterKey(
-        copy(sk.key),
-        algorithm,
-        copy(hk.key),
-        msg.createdAt ?? { seconds: 0, nanos: 0 },
-        0,
-        msg.createdBy,
-      );
+      return new MasterKey(copy(sk.key), algorithm, copy(hk.key), msg.createdAt ?? { seconds: 0, nanos: 0 }, 0, msg.createdBy);
     } finally {
       raw.fill(0);
     }
@@ -344,9 +335,7 @@ export class MasterKey {
    */
   encrypt(plaintext: Uint8Array, associatedData?: Uint8Array, randomness?: Uint8Array): Uint8Array {
     const key = this.#use();
-    if (randomness !== undefined && randomness.length !== RANDOMNESS_SIZE) {
-      throw new KesError('ERR_KES_INVALID_ARGUMENT', [`randomness must be ${RANDOMNESS_SIZE} bytes, got ${randomness.length}`]);
-    }
+    if (randomness !== undefined) assertBytes(randomness, RANDOMNESS_SIZE, 'randomness');
     return sealRaw(this.#algorithm, key, plaintext, associatedData, randomness);
   }
 

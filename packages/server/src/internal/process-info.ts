@@ -47,11 +47,7 @@ function systemFacts(now: number): string {
 }
 
 /** The `/v1/status` body (field order as upstream). */
-export function statusBody(
-  version: string,
-  startedAt: number,
-  keystore: { latencyMs: number } | 'unreachable',
-): string {
+export function statusBody(version: string, startedAt: number, keystore: { latencyMs: number } | 'unreachable'): string {
   const now = Date.now();
   let s =
     `{"version":${JSON.stringify(version)},"os":${JSON.stringify(GOOS)},"arch":${JSON.stringify(GOARCH)}` +

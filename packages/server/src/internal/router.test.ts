@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cleanPath, createRouter, ROUTE_SPECS } from './routes.js';
+import { cleanPath, createRouter } from './router.js';
+import { ROUTE_SPECS } from './routes/table.js';
 
 describe('cleanPath', () => {
   it.each([

@@ -1,0 +1,36 @@
+// Top-level fields: `version`, the listen `address` and the refused kes v0.7 `kms` section.
+import { isIP } from 'node:net';
+import { splitHostPort } from '@kes/server';
+import type { CheckContext } from '../values.js';
+
+/**
+ * Checks an `[ip]:port` listen address.
+ *
+ * @returns the problem, or `undefined` for a valid address.
+ * @example
+ * checkAddress(':7373'); // undefined
+ * checkAddress('example.com:7373'); // "host 'example.com' must be an IP address or empty (…)"
+ */
+export function checkAddress(address: string): string | undefined {
+  const { host, port } = splitHostPort(address);
+  if (port === undefined || Number.isNaN(port)) return `'${address}' is not a listen address of the form [ip]:port (e.g. 0.0.0.0:7373 or :7373)`;
+  if (host !== '' && isIP(host) === 0) return `host '${host}' must be an IP address or empty (host names are not allowed)`;
+  if (port > 65535) return `port ${port} is out of range (0–65535)`;
+  return undefined;
+}
+
+/** `kms`, `version` and `address`; returns the listen address (trimmed), if the file sets one. */
+export function checkDocument(ctx: CheckContext): string | undefined {
+  const { doc, problems } = ctx;
+  if ('kms' in doc) {
+    problems.push({ path: ['kms'], message: "the kes v0.7 'kms' wrapping section is not supported: migrate the keys with kes v0.7 first" });
+  }
+  if (doc.version !== undefined && doc.version !== 'v1' && !ctx.broken.has('version')) {
+    problems.push({ path: ['version'], message: `unsupported config version '${String(doc.version)}': only 'v1' is supported` });
+  }
+  if (typeof doc.address !== 'string' || doc.address.trim() === '') return undefined;
+  const address = doc.address.trim();
+  const why = checkAddress(address);
+  if (why) problems.push({ path: ['address'], message: why });
+  return address;
+}

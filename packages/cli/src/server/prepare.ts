@@ -1,0 +1,141 @@
+// What `kes server` starts (and a SIGHUP reload applies): the server options from a
+// config file, the seed-era flags (`--cert --key --root`) or `--dev`, plus the facts
+// the banner shows.
+import { ApiKey, createSelfSignedCertificate } from '@kes/core';
+import type { KeyStore } from '@kes/core';
+import { createKeyStore } from '@kes/keystores';
+import { splitHostPort } from '@kes/server';
+import type { KesServerOptions } from '@kes/server';
+import type { ServerArgs } from '../commands/server.js';
+import { describeKeyStore, openKeyStore } from '../config/keystores/index.js';
+import { loadConfigFile, parseConfigText } from '../config/load.js';
+import type { ConfigOverrides, LoadedConfig } from '../config/types.js';
+import type { CliContext } from '../internal/context.js';
+import { checkKeyStoreAtStart } from './key-store-check.js';
+import { resolveListenAddress } from './listen-address.js';
+import type { ServerLog } from './server-log.js';
+
+/** A server ready to start: its options and what the banner says about them. */
+export interface Prepared {
+  /** The config it came from (absent with `--dev`). */
+  readonly config: LoadedConfig | undefined;
+  readonly options: KesServerOptions;
+  readonly address: string;
+  readonly devApiKey?: ApiKey;
+  readonly keyStoreText: string;
+  readonly policies: number;
+  /** How policy patterns match (see {@link patternsText}). */
+  readonly patterns: string;
+  readonly tlsMode: string;
+}
+
+/**
+ * The banner's "policy patterns" line: which matching rules the policies use, and
+ * for a v0.x file the constructs that made it one, so an operator sees at once why
+ * `/v1/key/*` does (prefix) or does not (glob) cover `/v1/key/generate/x`.
+ */
+export function patternsText(config: LoadedConfig | undefined): string {
+  if (config?.options.patternSemantics === 'glob') {
+    return `glob (kes v0.x config: ${config.legacyMarkers.join(', ')}; * ? [..] match within one path segment)`;
+  }
+  return 'prefix (kes ≥ v0.23: a trailing * matches any suffix)';
+}
+
+function tlsModeOf(auth: 'on' | 'off' | undefined, anonymous: boolean): string {
+  const base =
+    auth === 'on'
+      ? 'mTLS: client certificates verified against the CA (tls.auth on)'
+      : 'mTLS: any client certificate, identity = public key hash (tls.auth off)';
+  return anonymous ? `${base}; handshake without certificate allowed (skip_auth)` : base;
+}
+
+function overridesOf(args: ServerArgs): ConfigOverrides {
+  return {
+    ...(args.root !== undefined ? { admin: args.root } : {}),
+    ...(args.cert !== undefined ? { cert: args.cert } : {}),
+    ...(args.key !== undefined ? { key: args.key } : {}),
+    ...(args.auth !== undefined ? { auth: args.auth } : {}),
+  };
+}
+
+/** Loads `--config` with the flags over it (also used by a reload). */
+export function loadServerConfig(file: string, args: ServerArgs, ctx: CliContext): Promise<LoadedConfig> {
+  return loadConfigFile(file, { env: ctx.env, overrides: overridesOf(args) });
+}
+
+async function readConfig(args: ServerArgs, ctx: CliContext): Promise<LoadedConfig> {
+  if (args.config !== undefined) return loadServerConfig(args.config, args, ctx);
+  // The seed syntax (`--cert --key --root`, no file) has nowhere to configure a key
+  // store: it runs on the in-memory store, with a loud warning, as kes v0.8–v0.17 did.
+  return parseConfigText('', { file: '(flags)', env: ctx.env, overrides: overridesOf(args), implicitMemoryStore: true });
+}
+
+/** The options of `--dev`: a throw-away admin API key, certificate and in-memory store. */
+async function prepareDev(args: ServerArgs, log: ServerLog): Promise<Prepared> {
+  const address = resolveListenAddress(args, undefined, '127.0.0.1');
+  const apiKey = ApiKey.generate();
+  const { host } = splitHostPort(address);
+  const ips = new Set(['127.0.0.1', '::1']);
+  if (host !== '' && host !== '0.0.0.0' && host !== '::') ips.add(host);
+  const cert = createSelfSignedCertificate({
+    keyType: 'ecdsa-p256',
+    commonName: 'localhost',
+    dnsNames: ['localhost'],
+    ipAddresses: [...ips],
+    validityDays: 90,
+    extKeyUsage: ['serverAuth'],
+  });
+  const options: KesServerOptions = {
+    admin: apiKey.identity,
+    keyStore: await createKeyStore({ type: 'memory' }),
+    cache: { expiryAnyMs: 5 * 60_000, expiryUnusedMs: 30_000, expiryOfflineMs: 0 },
+    tls: { cert: cert.certificatePem, key: cert.privateKeyPem, auth: 'off' },
+    log: { error: 'INFO', audit: 'INFO', format: log.json ? 'json' : 'text' },
+    address,
+  };
+  return {
+    config: undefined,
+    options,
+    address,
+    devApiKey: apiKey,
+    keyStoreText: 'In Memory (keys are NOT persisted)',
+    policies: 0,
+    patterns: patternsText(undefined),
+    tlsMode: `${tlsModeOf('off', false)}; throw-away self-signed server certificate`,
+  };
+}
+
+/** The server `args` describe. */
+export async function prepare(args: ServerArgs, ctx: CliContext, log: ServerLog): Promise<Prepared> {
+  if (args.dev) return prepareDev(args, log);
+  return prepareFrom(await readConfig(args, ctx), args, log, undefined);
+}
+
+/**
+ * The server a loaded config describes. `keyStore` is reused (a reload that keeps the
+ * store); otherwise the configured store is opened and checked before use.
+ */
+export async function prepareFrom(config: LoadedConfig, args: ServerArgs, log: ServerLog, keyStore: KeyStore | undefined): Promise<Prepared> {
+  const address = resolveListenAddress(args, config.options.address, '0.0.0.0');
+  const store = keyStore ?? (await openKeyStore(config));
+  if (!keyStore) {
+    // A store opened here (at start, or on a reload that changed it) must work before
+    // it is used: otherwise the server would start and answer 502 to every request.
+    try {
+      await checkKeyStoreAtStart(store, config.keyStore, { file: config.file || 'config' });
+    } catch (err) {
+      await store.close().catch(() => {});
+      throw err;
+    }
+  }
+  const anonymous = Object.values(config.options.api).some((r) => r.skipAuth === true);
+  return {
+    config,
+    options: { ...config.options, keyStore: store, address, log: { ...config.options.log, format: log.json ? 'json' : 'text' } },
+    address,
+    keyStoreText: describeKeyStore(config.keyStore),
+    policies: Object.keys(config.options.policies).length,
+    patterns: patternsText(config),
+    tlsMode: tlsModeOf(config.options.tls.auth, anonymous),
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * The per-request pipeline (spec §2): path checks → route lookup → method check →
+ * route timeout → authentication and authorization → the route's handler → error
+ * reply, metrics and audit record.
+ *
+ * Hot path: nothing here allocates per request beyond the `Ctx` the handler gets and
+ * the caller returned by identification; the route lookup is one or two map hits and
+ * route timeouts share one timer (`deadline.ts`).
+ */
+import { KesError } from '@kes/core';
+import type { PeerInfo } from '../handler.js';
+import { causeChain, clientError } from './client-errors.js';
+import type { Ctx, Shared } from './context.js';
+import { DeadlineQueue } from './deadline.js';
+import type { RouteDeadline } from './deadline.js';
+import { replyBadRequest, replyError, replyNotFound, replyRedirect } from './http.js';
+import type { AnyRequest, AnyResponse } from './http.js';
+import { PeerIdentifier } from './identify.js';
+import { rfc3339Nano } from './logs.js';
+import type { AuditEvent, ErrorContext } from './logs.js';
+import { cleanPath, locationOf, unescapePath } from './router.js';
+import type { State } from './state.js';
+
+/** Status recorded for a request whose route timeout fired: the response was torn down without one. */
+const TIMED_OUT = 0;
+
+/** Serves requests against the current state; counts what is in flight for reloads and close. */
+export class Pipeline {
+  /** The state new requests start on; a reload swaps it, running requests keep theirs. */
+  state: State;
+  readonly shared: Shared;
+  readonly #identifier = new PeerIdentifier();
+  readonly #deadlines = new DeadlineQueue();
+  #inflight = 0;
+  #idle: (() => void)[] = [];
+
+  constructor(state: State, shared: Shared) {
+    this.state = state;
+    this.shared = shared;
+  }
+
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Serves one request. Resolves when the response is complete and accounted for. */
+  async serve(req: AnyRequest, res: AnyResponse, peer: PeerInfo, identityOverride: string | undefined): Promise<void> {
+    const startMs = Date.now();
+    const t0 = performance.now();
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const ip = peer.remoteAddress ?? '';
+
+    // Go rejects a malformed escape while parsing the request line, before the mux (plain 400).
+    const decoded = unescapePath(rawPath);
+    if (decoded === undefined) {
+      this.#audit(startMs, t0, ip, rawPath, '', replyBadRequest(res), method);
+      return;
+    }
+    const query = q < 0 ? '' : url.slice(q);
+    // ServeMux cleans the *escaped* path: `%2e%2e` and `%2F` are name bytes, not path syntax.
+    const cleaned = cleanPath(rawPath);
+    if (cleaned !== rawPath) {
+      this.#audit(startMs, t0, ip, decoded, '', replyRedirect(res, method, locationOf(cleaned) + query), method);
+      return;
+    }
+    const path = decoded;
+    const m = this.state.router.match(path);
+    if (m.kind === 'not-found') {
+      this.#audit(startMs, t0, ip, path, '', replyNotFound(res), method);
+      return;
+    }
+    if (m.kind === 'redirect') {
+      this.#audit(startMs, t0, ip, path, '', replyRedirect(res, method, locationOf(`${rawPath}/`) + query), method);
+      return;
+    }
+
+    const state = this.state;
+    const route = m.route;
+    state.inflight++;
+    this.#inflight++;
+    let status = 0;
+    let identity = '';
+    let clientIp = ip;
+    let deadline: RouteDeadline | undefined;
+    let metricStart = -1;
+    try {
+      // 1. Method check (POST is accepted where the route says PUT).
+      if (method !== route.method && !(method === 'POST' && route.method === 'PUT')) {
+        const err = new KesError('ERR_KES_METHOD_NOT_ALLOWED', [method, route.method]);
+        status = replyError(res, err.status, err.message, { Accept: route.acceptHeader });
+        return;
+      }
+      // 2. Route timeout: abort the handler and tear the response down without a status, like upstream.
+      // One shared timer per handler (not one per request); the abort signal is created only if a handler asks.
+      if (route.timeoutMs > 0) deadline = this.#deadlines.start(route.timeoutMs, res as { writableEnded?: boolean; destroy(): void });
+      // 3. Authentication / authorization, before any name validation.
+      if (route.auth !== 'none') {
+        try {
+          const who = this.#identifier.identify(state.proxy, req, peer, identityOverride);
+          identity = who.identity;
+          if (who.ip !== undefined) clientIp = who.ip;
+          if (route.auth === 'policy') {
+            // A placeholder admin (`disabled`, uppercase hex) must never grant admin rights.
+            if (!state.adminEnabled && state.engine.isAdmin(identity)) throw new KesError('ERR_KES_NOT_ALLOWED');
+            state.engine.verify(identity, path);
+          }
+        } catch (e) {
+          if (route.auth === 'policy') throw e;
+          identity = ''; // identify-only: a missing/ambiguous certificate is not an error
+        }
+      }
+      // 4. The route's handler.
+      if (route.counted) metricStart = this.shared.metrics.begin();
+      const ctx: Ctx = {
+        shared: this.shared,
+        state,
+        req,
+        res,
+        route,
+        resource: m.resource,
+        path,
+        method,
+        identity,
+        ip: clientIp,
+        deadline,
+      };
+      status = await route.handler(ctx);
+    } catch (e) {
+      if (deadline?.timedOut) {
+        status = TIMED_OUT;
+      } else {
+        status = this.#fail(res, e, { method, path, ip: clientIp, identity });
+      }
+    } finally {
+      if (deadline !== undefined) {
+        this.#deadlines.finish(deadline, route.timeoutMs);
+        if (deadline.timedOut) {
+          status = TIMED_OUT;
+          this.shared.logs.error('request timed out', { method, path, ip: clientIp, identity });
+        }
+      }
+      if (metricStart >= 0) this.shared.metrics.end(metricStart, status);
+      this.#audit(startMs, t0, clientIp, path, identity, status, method);
+      if (--state.inflight === 0 && state !== this.state) state.onDrained?.();
+      if (--this.#inflight === 0 && this.#idle.length > 0) {
+        const waiting = this.#idle;
+        this.#idle = [];
+        for (const w of waiting) w();
+      }
+    }
+  }
+
+  /** Error reply for anything thrown by auth or a handler; uncatalogued errors become a generic 500. */
+  #fail(res: AnyResponse, e: unknown, where: ErrorContext): number {
+    const err = clientError(e);
+    if (err.status >= 500) {
+      this.shared.logs.error(err.message, where, causeChain(err.cause));
+    }
+    const w = res as { headersSent?: boolean; writableEnded?: boolean; end(): void };
+    if (w.headersSent) {
+      if (!w.writableEnded) w.end();
+      return err.status;
+    }
+    return replyError(res, err.status, err.message);
+  }
+
+  #audit(startMs: number, t0: number, ip: string, path: string, identity: string, code: number, method: string): void {
+    const logs = this.shared.logs;
+    if (!logs.wantsAudit) return;
+    // Field order as upstream: ip, path, identity (empty ones omitted).
+    const request: { ip?: string; path: string; identity?: string } = ip ? { ip, path } : { path };
+    if (identity) request.identity = identity;
+    const event: AuditEvent = {
+      time: rfc3339Nano(startMs),
+      request,
+      response: { code, time: Math.trunc(performance.now() - t0) },
+    };
+    logs.audit(event, method);
+  }
+}
