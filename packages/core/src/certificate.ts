@@ -4,6 +4,9 @@
  * node-forge can encode any ASN.1 but can only sign with RSA, so the TBSCertificate is
  * built with node-forge's DER layer and signed with `node:crypto.sign`, which handles
  * Ed25519, ECDSA and RSA (see docs/certificates.md).
+ *
+ * Length (~415 lines): one function and the DER building blocks only it uses (names,
+ * SANs, extensions, signature algorithms); split, they would be internals with one caller.
  */
 import { X509Certificate, createHash, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';

@@ -10,6 +10,9 @@
  * Threat note: key bytes live only in `#private` fields, are copied in (callers
  * cannot mutate them afterwards) and never appear in `toString`, `toJSON`,
  * `util.inspect` or error messages; `destroy()` zeroes them.
+ *
+ * Length (~430 lines): one class whose methods share the private key fields; the
+ * byte formats it reads and writes live in crypto.ts and internal/.
  */
 import { Buffer } from 'node:buffer';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
