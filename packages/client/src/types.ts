@@ -1,0 +1,150 @@
+/**
+ * What the client takes and returns. Reply fields follow the server's JSON (kes-protocol.md
+ * §4) with snake_case turned into camelCase; times are `Date`s when they parse as RFC 3339.
+ */
+import type { ApiKey, KeyAlgorithm } from '@kes/core';
+
+/** Options of `createKesClient()`. Pass an API key, or a certificate and its key, or neither (for `/version` only). */
+export interface KesClientOptions {
+  /**
+   * One or more servers: `https://host:7373`, or `host:7373` (https is implied). A string
+   * may list several separated by commas, like `KES_SERVER`. A base path is kept
+   * (`https://proxy/kes`). Plain `http://` is refused: KES speaks HTTPS only.
+   */
+  endpoints: string | readonly string[];
+  /** An API key (`kes:v1:…` or an `ApiKey`): the client certificate is made from it in memory. */
+  apiKey?: string | ApiKey;
+  /** PEM client certificate (alternative to `apiKey`; needs `key`). */
+  cert?: string | Buffer;
+  /** PEM private key of `cert`. */
+  key?: string | Buffer;
+  /** Trust anchors (PEM) for the server certificate; default: Node's root CAs. */
+  ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Skip verification of the server certificate (`kes -k`). For test servers only: anyone in the path can impersonate the server. */
+  insecure?: boolean;
+  /** Deadline of one call in milliseconds, retries included (default 15 000; `0` = none). Log streams: until the stream opens. */
+  timeoutMs?: number;
+  /** How many more times a call is tried, on the next endpoint, after a connection failure or a 503 (default 2). */
+  retries?: number;
+  /** Longest a new connection may take (TCP and TLS handshake) before the next endpoint is tried, in ms (default 5 000). */
+  connectTimeoutMs?: number;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Aborts the call; the promise rejects with the signal's reason (a log stream just ends). */
+  signal?: AbortSignal;
+  /** Overrides the client's `timeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/** `GET /version`. */
+export interface ServerVersion {
+  version: string;
+  commit: string;
+}
+
+/** `GET /v1/status`. */
+export interface ServerStatus {
+  version: string;
+  /** Go's names: `linux`, `darwin`, `windows`, … */
+  os: string;
+  /** Go's names: `amd64`, `arm64`, … */
+  arch: string;
+  /** Seconds since the server started. */
+  uptime: number;
+  numCpu: number;
+  numCpuUsed: number;
+  memHeapUsed: number;
+  memStackUsed: number;
+  /** Key-store latency in milliseconds; absent when the key store is unreachable. */
+  keystoreLatency?: number;
+  /** `true` when the key store could not be reached. */
+  keystoreUnreachable?: boolean;
+  /** Sent by kes-ts (and expected by kms-go) alongside `keystoreUnreachable`. */
+  keystoreUnavailable?: boolean;
+}
+
+/** One entry of `GET /v1/api`. */
+export interface ApiRoute {
+  method: string;
+  path: string;
+  /** Largest request body in bytes. */
+  maxBody: number;
+  /** Route timeout in seconds (0 = none). */
+  timeout: number;
+}
+
+/** `GET /v1/key/describe/<name>`. */
+export interface KeyInfo {
+  name: string;
+  /** `AES256` or `ChaCha20` (older servers' `AES256-GCM_SHA256` / `XCHACHA20-POLY1305` are normalised). */
+  algorithm: KeyAlgorithm | string;
+  /** A `Date`, or the server's text if it is not RFC 3339. */
+  createdAt: Date | string;
+  /** Identity that created the key; `''` when the server does not say (legacy keys). */
+  createdBy: string;
+}
+
+/** A key to import: 32 bytes and the cipher they are for (default `AES256`). */
+export interface ImportKeyInput {
+  bytes: Uint8Array;
+  cipher?: 'AES256' | 'ChaCha20';
+}
+
+/** A data key from `generateKey`: use `plaintext`, store `ciphertext`, then wipe `plaintext`. */
+export interface GeneratedKey {
+  plaintext: Uint8Array;
+  ciphertext: Uint8Array;
+}
+
+/** `GET /v1/policy/describe/<name>`. */
+export interface PolicyInfo {
+  name: string;
+  createdAt: Date | string;
+  createdBy: string;
+}
+
+/** `GET /v1/policy/read/<name>`: the policy's allow and deny patterns. */
+export interface Policy {
+  name: string;
+  allow: string[];
+  deny: string[];
+  createdAt: Date | string;
+  createdBy: string;
+}
+
+/** `GET /v1/identity/describe/<identity>`. */
+export interface IdentityInfo {
+  identity: string;
+  /** True for the admin identity. */
+  admin: boolean;
+  /** The policy the identity is bound to; `''` for the admin. */
+  policy: string;
+  createdAt: Date | string;
+  createdBy: string;
+}
+
+/** `GET /v1/identity/self/describe`: who the server thinks this client is. */
+export interface SelfInfo {
+  identity: string;
+  admin: boolean;
+  createdAt: Date | string;
+  createdBy: string;
+  /** The caller's policy (absent for the admin). */
+  policy?: Policy;
+}
+
+/** One audit record from `GET /v1/log/audit`. */
+export interface AuditEvent {
+  /** RFC 3339 time, as the server wrote it. */
+  time: string;
+  request: { ip?: string; path: string; identity?: string };
+  /** `code` is the HTTP status; `time` the response time in milliseconds. */
+  response: { code: number; time: number };
+}
+
+/** One record from `GET /v1/log/error`: a slog-style text line. */
+export interface ErrorEvent {
+  message: string;
+}
