@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorBody, getField, parseGoJson } from './go-json.js';
+import { assignGoJsonFields, decodeGoJsonStruct, errorBody, getField, goJsonString, parseGoJson } from './go-json.js';
 import { expectKesErrorSync as expectKesError, loadVectors } from '../../../test/support/index.js';
 
 const vectors = loadVectors();
@@ -96,6 +96,85 @@ describe('getField', () => {
     expect(getField(null, 'key')).toBeUndefined();
     expect(getField('key', 'key')).toBeUndefined();
     expect(getField([1], '0')).toBeUndefined();
+  });
+});
+
+describe('decodeGoJsonStruct (Go json.Decoder into a request struct)', () => {
+  const ENCRYPT = { plaintext: 'bytes', context: 'bytes', version: 'string' } as const;
+  const IMPORT = { key: 'bytes', cipher: 'string' } as const;
+  const bytes = (v: Uint8Array | undefined): number[] | undefined => (v === undefined ? undefined : [...v]);
+
+  it('accepts a byte field as a JSON array of numbers 0–255 (null elements are 0)', () => {
+    expect(bytes(decodeGoJsonStruct('{"plaintext":[104,105]}', ENCRYPT).plaintext)).toEqual([104, 105]);
+    expect(bytes(decodeGoJsonStruct('{"plaintext":[0,255,null]}', ENCRYPT).plaintext)).toEqual([0, 255, 0]);
+    expect(bytes(decodeGoJsonStruct('{"plaintext":[]}', ENCRYPT).plaintext)).toEqual([]);
+    for (const bad of ['[256]', '[-1]', '[-0]', '[1.0]', '[1e0]', '["1"]', '[true]', '[[1]]', '[{}]']) {
+      expectKesError(
+        () => decodeGoJsonStruct(`{"plaintext":${bad}}`, ENCRYPT),
+        'ERR_KES_INVALID_ARGUMENT',
+        "invalid JSON: wrong type or encoding for field 'plaintext'",
+      );
+    }
+  });
+
+  it('assigns duplicates in order: an invalid earlier one fails even if a later one is valid', () => {
+    expectKesError(
+      () => decodeGoJsonStruct('{"plaintext":5,"plaintext":"AAAA"}', ENCRYPT),
+      'ERR_KES_INVALID_ARGUMENT',
+      "invalid JSON: wrong type or encoding for field 'plaintext'",
+    );
+    expectKesError(
+      () => decodeGoJsonStruct('{"Plaintext":"a-_b","plaintext":"AAAA"}', ENCRYPT),
+      'ERR_KES_INVALID_ARGUMENT',
+      "invalid JSON: wrong type or encoding for field 'plaintext'",
+    );
+    expect(bytes(decodeGoJsonStruct('{"plaintext":"AQ==","PLAINTEXT":"Ag=="}', ENCRYPT).plaintext)).toEqual([2]);
+  });
+
+  it('null leaves a string field as it was and empties a byte field', () => {
+    expect(decodeGoJsonStruct('{"cipher":"AES256","cipher":null}', IMPORT)).toEqual({ cipher: 'AES256' });
+    expect(decodeGoJsonStruct('{"plaintext":"AQ==","plaintext":null}', ENCRYPT)).toEqual({});
+    expect(decodeGoJsonStruct('null', ENCRYPT)).toEqual({});
+  });
+
+  it('matches an exact field name first, then case-insensitively (Kelvin sign too); ignores unknown keys', () => {
+    const v = decodeGoJsonStruct('{"\u212aey":"AQ==","x":{"y":[1,2]},"Cipher":"ChaCha20"}', IMPORT);
+    expect({ key: bytes(v.key), cipher: v.cipher }).toEqual({ key: [1], cipher: 'ChaCha20' });
+  });
+
+  it('refuses non-objects, syntax errors anywhere in the first value, and wrong types', () => {
+    for (const body of ['[]', '"s"', '1', 'true']) {
+      expectKesError(() => decodeGoJsonStruct(body, ENCRYPT), 'ERR_KES_INVALID_ARGUMENT', 'invalid JSON: not an object');
+    }
+    for (const body of ['', '{', '{"x":[1,]}', '{"plaintext":"AA=="']) {
+      expectKesError(() => decodeGoJsonStruct(body, ENCRYPT), 'ERR_KES_INVALID_ARGUMENT', 'invalid JSON');
+    }
+    expectKesError(
+      () => decodeGoJsonStruct('{"version":1}', ENCRYPT),
+      'ERR_KES_INVALID_ARGUMENT',
+      "invalid JSON: wrong type or encoding for field 'version'",
+    );
+    expect(decodeGoJsonStruct('{"version":"v1"} trailing ]]', ENCRYPT)).toEqual({ version: 'v1' });
+  });
+
+  it('assigns members parsed elsewhere with the same rules (JSON.parse numbers as plain numbers)', () => {
+    const v = assignGoJsonFields(Object.entries(JSON.parse('{"Cipher":"AES256","key":"AQ=="}')), IMPORT);
+    expect({ key: bytes(v.key), cipher: v.cipher }).toEqual({ key: [1], cipher: 'AES256' });
+    expect(bytes(assignGoJsonFields([['key', [1, 2, null]]], IMPORT).key)).toEqual([1, 2, 0]);
+    expectKesError(
+      () => assignGoJsonFields([['key', [1.5]]], IMPORT),
+      'ERR_KES_INVALID_ARGUMENT',
+      "invalid JSON: wrong type or encoding for field 'key'",
+    );
+  });
+});
+
+describe('goJsonString', () => {
+  it('writes a lone surrogate (a byte that was not UTF-8) as \\ufffd and a real U+FFFD as the character', () => {
+    expect(goJsonString('a\udcffb')).toBe('"a\\ufffdb"');
+    expect(goJsonString('\udce2\udc82<')).toBe('"\\ufffd\\ufffd\\u003c"');
+    expect(goJsonString('\ufffd')).toBe('"\ufffd"');
+    expect(goJsonString('😀')).toBe('"😀"');
   });
 });
 

@@ -10,7 +10,8 @@
 export { decodeBase64Strict, encodeBase64 } from './base64.js';
 
 // Go JSON: request bodies, strings, error replies (./go-json.ts)
-export { parseGoJson, getField, goJsonString, errorBody } from './go-json.js';
+export { parseGoJson, getField, decodeGoJsonStruct, assignGoJsonFields, goJsonString, errorBody } from './go-json.js';
+export type { GoFieldType, GoStructValues } from './go-json.js';
 
 // RFC 3339 timestamps (./timestamp.ts)
 export { formatTimestamp, parseTimestamp } from './timestamp.js';

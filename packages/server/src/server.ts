@@ -94,13 +94,16 @@ class KesServerImpl implements KesServer {
     this.#limits = limits;
     this.#mode = clientAuthMode(material.auth, handler.allowsAnonymousHandshake);
 
-    // The handshake always *requests* a certificate and never lets OpenSSL reject it:
-    // Node cannot express Go's "require any certificate" (self-signed, Ed25519, no chain)
-    // otherwise. onSecureConnection() then enforces the mode before any HTTP byte is read.
+    // The handshake always *requests* a certificate. Only with `tls.auth: on` and no
+    // skip_auth does it also *require* one (rejectUnauthorized): OpenSSL then fails a
+    // handshake without a certificate with an alert ("certificate required"), as Go does,
+    // and Go clients, which send no certificate the server's CA list does not name, get that
+    // alert too. Node cannot express Go's "require any certificate" (self-signed, Ed25519, no
+    // chain) otherwise. #acceptConnection() enforces every mode before any HTTP byte is read.
     const tlsOptions = {
       ...material.secureContext,
       requestCert: true,
-      rejectUnauthorized: false,
+      rejectUnauthorized: this.#mode === 'require-and-verify',
       // Go bounds the handshake by the header timeout; Node's default is 120 s (slowloris).
       handshakeTimeout: limits.headersTimeoutMs,
     };
@@ -175,6 +178,8 @@ class KesServerImpl implements KesServer {
     const verify = mode === 'require-and-verify' || mode === 'verify-if-given';
     // Threat: unauthenticated clients reaching the HTTP layer; with auth on, certificates
     // from outside the configured CAs. Both are cut here, right after the handshake.
+    // (Node accepts every certificate during the handshake and verifies it afterwards, so a
+    // certificate that does not verify ends in a closed connection, not an "unknown ca" alert.)
     if ((certificates.length === 0 && required) || (certificates.length > 0 && verify && !socket.authorized)) {
       socket.destroy();
       return false;
@@ -241,6 +246,8 @@ class KesServerImpl implements KesServer {
   #applyTls(material: TlsMaterial): void {
     this.#server.setSecureContext(material.secureContext);
     this.#mode = clientAuthMode(material.auth, this.#handler.allowsAnonymousHandshake);
+    // Read by Node for every new connection (tls.Server keeps it as a property).
+    (this.#server as unknown as { rejectUnauthorized: boolean }).rejectUnauthorized = this.#mode === 'require-and-verify';
   }
 
   async #periodicReload(): Promise<void> {

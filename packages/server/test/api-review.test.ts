@@ -30,7 +30,9 @@ describe('URL handling as Go’s ServeMux (spec §1.1)', () => {
   it('percent-escapes of invalid UTF-8 reach the route (400 JSON with U+FFFD) or the 404, not a plain 400', async () => {
     s = await setup();
     const bad = await s.handler.inject({ method: 'PUT', path: '/v1/key/create/%ff', identity: s.admin });
-    expectError(bad, 400, "key name '\ufffd' is empty, too long or contains invalid characters", expect);
+    expect(bad.status).toBe(400);
+    // Go writes the byte that is not UTF-8 as the escape `\ufffd` (see api-compat.test.ts).
+    expect(bad.text()).toBe(`{"message":"key name '\\ufffd' is empty, too long or contains invalid characters"\n}`);
     const unknown = await s.handler.inject({ method: 'GET', path: '/foo%ff', identity: s.admin });
     expect(unknown.status).toBe(404);
     expect(unknown.text()).toBe('404 page not found\n');

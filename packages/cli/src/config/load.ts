@@ -89,15 +89,31 @@ export function parseConfigText(text: string, options: ParseConfigOptions = {}):
   };
 }
 
+/**
+ * Failsafe schema: every scalar is text, as a Go string field would see it (a 64-digit
+ * identity must not become a float); booleans are coerced later. Plus merge keys
+ * (`<<: *common`), which yaml.v3 applies upstream: policies sharing an anchor must get
+ * every merged field. A quoted `"<<"` stays a plain key, as in yaml.v3.
+ */
+const YAML_SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
+  // js-yaml merges the mappings of any key resolved to this tag (its own merge type, declared here).
+  implicit: [new yaml.Type('tag:yaml.org,2002:merge', { kind: 'scalar', resolve: (data: unknown) => data === '<<' })],
+});
+
+/**
+ * Most nodes a document may expand to once aliases are copied out. Threat: a few lines of
+ * nested aliases ("billion laughs") expand exponentially; yaml.v3 refuses such documents
+ * ("excessive aliasing") too.
+ */
+const MAX_EXPANDED_NODES = 100_000;
+
 /** The first YAML document as a mapping (an empty text is an empty mapping). */
 function readYaml(text: string, file: string): Doc {
   let parsed: unknown;
   try {
     // Only the first YAML document counts (as upstream).
     const docs: unknown[] = [];
-    // Failsafe schema: every scalar is text, as a Go string field would see it (a
-    // 64-digit identity must not become a float); booleans are coerced later.
-    yaml.loadAll(text, (d) => docs.push(d), { filename: file, schema: yaml.FAILSAFE_SCHEMA });
+    yaml.loadAll(text, (d) => docs.push(d), { filename: file, schema: YAML_SCHEMA });
     parsed = docs[0];
   } catch (err) {
     const e = err as { reason?: string; mark?: { line?: number } };
@@ -106,5 +122,39 @@ function readYaml(text: string, file: string): Doc {
   }
   if (parsed === undefined || parsed === null) return {};
   if (!isMap(parsed)) throw new ConfigError([`${file}: the config must be a YAML mapping`]);
-  return parsed;
+  return expandAliases(parsed, file);
+}
+
+/**
+ * A copy of the document in which every alias is a node of its own. js-yaml hands an
+ * alias (and every value a merge key brings in) out as the *same* object as its anchor;
+ * the later steps rewrite values in place (`${VAR}`, booleans, migration), which must
+ * happen once per place in the file, not once per anchor.
+ *
+ * @throws ConfigError for a recursive alias or a document over {@link MAX_EXPANDED_NODES}.
+ */
+function expandAliases(doc: Doc, file: string): Doc {
+  let nodes = 0;
+  const copy = (v: unknown, open: Set<object>): unknown => {
+    if (++nodes > MAX_EXPANDED_NODES) {
+      throw new ConfigError([`${file}: invalid YAML: the document expands to more than ${MAX_EXPANDED_NODES} nodes (excessive aliasing)`]);
+    }
+    if (v === null || typeof v !== 'object') return v;
+    if (open.has(v)) throw new ConfigError([`${file}: invalid YAML: an alias refers to a node that contains it`]);
+    open.add(v);
+    let out: unknown;
+    if (Array.isArray(v)) {
+      out = v.map((x) => copy(x, open));
+    } else {
+      const m: Doc = {};
+      for (const [k, x] of Object.entries(v)) {
+        // defineProperty: a `__proto__` key stays data, as js-yaml returned it.
+        Object.defineProperty(m, k, { value: copy(x, open), enumerable: true, writable: true, configurable: true });
+      }
+      out = m;
+    }
+    open.delete(v);
+    return out;
+  };
+  return copy(doc, new Set()) as Doc;
 }

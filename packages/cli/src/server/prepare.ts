@@ -14,6 +14,23 @@ import type { CliContext } from '../internal/context.js';
 import { checkKeyStoreAtStart } from './key-store-check.js';
 import { resolveListenAddress } from './listen-address.js';
 import type { ServerLog } from './server-log.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The commit the CLI was built from, if the build defined it: a bundler `define` of the
+ * global `KES_COMMIT` (e.g. tsup `define: { KES_COMMIT: JSON.stringify(gitCommit) }`).
+ */
+declare const KES_COMMIT: string | undefined;
+
+/**
+ * What `/version` reports for `kes server`: this CLI's package version (what `kes --version`
+ * prints) and its commit, or `<unknown>` without one, as upstream reports a build without
+ * VCS data.
+ */
+export const SERVER_BUILD: { readonly version: string; readonly commit: string } = Object.freeze({
+  version: VERSION,
+  commit: typeof KES_COMMIT === 'string' && KES_COMMIT !== '' ? KES_COMMIT : '<unknown>',
+});
 
 /** A server ready to start: its options and what the banner says about them. */
 export interface Prepared {
@@ -92,6 +109,7 @@ async function prepareDev(args: ServerArgs, log: ServerLog): Promise<Prepared> {
     tls: { cert: cert.certificatePem, key: cert.privateKeyPem, auth: 'off' },
     log: { error: 'INFO', audit: 'INFO', format: log.json ? 'json' : 'text' },
     address,
+    build: SERVER_BUILD,
   };
   return {
     config: undefined,
@@ -131,7 +149,13 @@ export async function prepareFrom(config: LoadedConfig, args: ServerArgs, log: S
   const anonymous = Object.values(config.options.api).some((r) => r.skipAuth === true);
   return {
     config,
-    options: { ...config.options, keyStore: store, address, log: { ...config.options.log, format: log.json ? 'json' : 'text' } },
+    options: {
+      ...config.options,
+      keyStore: store,
+      address,
+      log: { ...config.options.log, format: log.json ? 'json' : 'text' },
+      build: SERVER_BUILD,
+    },
     address,
     keyStoreText: describeKeyStore(config.keyStore),
     policies: Object.keys(config.options.policies).length,

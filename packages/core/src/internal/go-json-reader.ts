@@ -34,6 +34,18 @@ export function jsonText(input: string | Uint8Array): string {
 /** A plain JSON object as produced by this reader (null prototype). */
 export type GoJsonObject = Record<string, unknown>;
 
+/**
+ * A JSON number as written, produced instead of a `number` when a struct is decoded
+ * (`readFirstMembers`): Go reads `1.0`, `1e2` or `-0` into an integer field as an error,
+ * which the parsed number alone cannot tell.
+ */
+export class GoJsonNumber {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
 /** True for JSON whitespace (Go: space, tab, LF, CR). */
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
@@ -53,10 +65,13 @@ class Reader {
   readonly s: string;
   i: number;
   depth = 0;
+  /** Numbers as {@link GoJsonNumber} (struct decoding) instead of `number`. */
+  readonly rawNumbers: boolean;
 
-  constructor(s: string, i: number) {
+  constructor(s: string, i: number, rawNumbers = false) {
     this.s = s;
     this.i = i;
+    this.rawNumbers = rawNumbers;
   }
 
   value(): unknown {
@@ -88,12 +103,12 @@ class Reader {
     return v;
   }
 
-  number(): number {
+  number(): number | GoJsonNumber {
     NUMBER.lastIndex = this.i;
     const m = NUMBER.exec(this.s);
     if (m === null || m[0].length === 0 || m[0] === '-') throw new GoJsonSyntaxError();
     this.i += m[0].length;
-    return Number(m[0]);
+    return this.rawNumbers ? new GoJsonNumber(m[0]) : Number(m[0]);
   }
 
   string(): string {
@@ -174,14 +189,24 @@ class Reader {
   }
 
   object(): GoJsonObject {
+    const obj: GoJsonObject = Object.create(null) as GoJsonObject;
+    this.members((key, v) => {
+      // Last wins, and re-inserting keeps the key at its LAST position (see getField).
+      if (key in obj) delete obj[key];
+      obj[key] = v;
+    });
+    return obj;
+  }
+
+  /** Reads an object (at `{`), handing each member to `onMember` in document order, duplicates included. */
+  members(onMember: (key: string, value: unknown) => void): void {
     if (++this.depth > MAX_DEPTH) throw new GoJsonSyntaxError();
     const s = this.s;
-    const obj: GoJsonObject = Object.create(null) as GoJsonObject;
     this.i = skipSpace(s, this.i + 1);
     if (s.charCodeAt(this.i) === 0x7d) {
       this.i++;
       this.depth--;
-      return obj;
+      return;
     }
     for (;;) {
       this.i = skipSpace(s, this.i);
@@ -190,10 +215,7 @@ class Reader {
       this.i = skipSpace(s, this.i);
       if (s.charCodeAt(this.i) !== 0x3a) throw new GoJsonSyntaxError();
       this.i++;
-      const v = this.value();
-      // Last wins, and re-inserting keeps the key at its LAST position (see getField).
-      if (key in obj) delete obj[key];
-      obj[key] = v;
+      onMember(key, this.value());
       this.i = skipSpace(s, this.i);
       const c = s.charCodeAt(this.i++);
       if (c === 0x2c) continue;
@@ -201,7 +223,6 @@ class Reader {
       throw new GoJsonSyntaxError();
     }
     this.depth--;
-    return obj;
   }
 
   array(): unknown[] {
@@ -245,6 +266,37 @@ export function readFirstValue(text: string): { value: unknown; end: number } {
   }
 }
 
+/** What Go's decoder finds as the first value of a body decoded into a struct. */
+export type FirstStructValue =
+  /** An object: its members in document order, duplicates included, numbers as {@link GoJsonNumber}. */
+  | { readonly kind: 'object'; readonly members: readonly (readonly [string, unknown])[] }
+  /** `null`: the struct is left as it is. */
+  | { readonly kind: 'null' }
+  /** Any other (syntactically valid) value: a type error for a struct. */
+  | { readonly kind: 'other' };
+
+/**
+ * Reads the first JSON value of `text` for decoding into a Go struct: the whole value is
+ * checked for syntax (as Go does before assigning anything), and an object's members are
+ * kept in order with duplicates, because Go assigns each of them in turn.
+ *
+ * @throws GoJsonSyntaxError on empty input or a syntax error inside the first value.
+ */
+export function readFirstMembers(text: string): FirstStructValue {
+  const r = new Reader(text, skipSpace(text, 0), true);
+  try {
+    if (text.charCodeAt(r.i) === 0x7b) {
+      const members: [string, unknown][] = [];
+      r.members((key, value) => members.push([key, value]));
+      return { kind: 'object', members };
+    }
+    return r.value() === null ? { kind: 'null' } : { kind: 'other' };
+  } catch (e) {
+    if (e instanceof GoJsonSyntaxError || e instanceof RangeError) throw new GoJsonSyntaxError();
+    throw e;
+  }
+}
+
 /**
  * Parses `text` as exactly one JSON value surrounded only by whitespace, like Go's
  * `json.Unmarshal` / `json.Valid`.
@@ -267,7 +319,7 @@ export function isJsonObject(v: unknown): v is GoJsonObject {
  * case of its upper case (so the Kelvin sign K matches `k` and `ſ` matches `s`),
  * unless that would change the number of code points.
  */
-function foldName(s: string): string {
+export function foldName(s: string): string {
   let ascii = true;
   for (let i = 0; i < s.length; i++) {
     if (s.charCodeAt(i) > 0x7f) {
@@ -290,7 +342,7 @@ function foldName(s: string): string {
  * LAST in the document wins (the reader keeps keys in last-occurrence order).
  */
 export function lookupField(obj: GoJsonObject, name: string): unknown {
-  let found: unknown = undefined;
+  let found: unknown;
   let folded: string | undefined;
   for (const k of Object.keys(obj)) {
     if (k === name) {

@@ -25,6 +25,25 @@ export function exceedsSeparatorBudget(text: string): boolean {
   return false;
 }
 
+/**
+ * The number of `:` outside strings: in a flat object without backslashes (every `"` opens
+ * or closes a string) that is the number of members as written, duplicates included.
+ * Strings are skipped with `indexOf`, so a long base64 value costs one native scan.
+ */
+function memberCount(text: string): number {
+  let n = 0;
+  let i = 0;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    const end = q < 0 ? text.length : q;
+    for (let j = i; j < end; j++) if (text.charCodeAt(j) === 0x3a) n++;
+    if (q < 0) return n;
+    const close = text.indexOf('"', q + 1);
+    if (close < 0) return n;
+    i = close + 1;
+  }
+}
+
 /** Bodies with more keys than this skip the fast path (see `flatObject`). */
 const MAX_FAST_KEYS = 8;
 
@@ -38,8 +57,9 @@ export const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
  * - a backslash anywhere (escapes, lone surrogates → U+FFFD in Go);
  * - anything `JSON.parse` rejects (trailing data after the first value, BOM, nesting limits…);
  * - a nested object or array, or a top-level value that is not an object;
- * - two keys that fold to the same Go field name, or a non-ASCII key (which one wins depends
- *   on the order of occurrence, which `JSON.parse` does not keep for duplicates).
+ * - two keys that fold to the same Go field name, a key written twice, or a non-ASCII key
+ *   (Go assigns every occurrence in order, and an invalid earlier one fails the request:
+ *   `JSON.parse` keeps only the last).
  * The result has a null prototype, like the reader's objects.
  */
 export function flatObject(text: string): Record<string, unknown> | undefined {
@@ -53,6 +73,7 @@ export function flatObject(text: string): Record<string, unknown> | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const keys = Object.keys(v);
   if (keys.length > MAX_FAST_KEYS) return undefined; // keeps the duplicate check below O(1) per key
+  if (memberCount(text) !== keys.length) return undefined; // a key written twice
   const out = Object.create(null) as Record<string, unknown>;
   const folded: string[] = [];
   for (const k of keys) {

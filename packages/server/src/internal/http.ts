@@ -62,6 +62,16 @@ export function replyBadRequest(res: AnyResponse): number {
   return 400;
 }
 
+/** Go's ServeMux answer to an asterisk-form target (`GET *`): 400, no body, the connection closed. */
+export function replyAsteriskBadRequest(res: AnyResponse): number {
+  const headers: Record<string, string> = { 'Content-Length': '0' };
+  // HTTP/1 only: `Connection` is a forbidden header in HTTP/2.
+  if (!('stream' in res)) headers.Connection = 'close';
+  (res as Res).writeHead(400, headers);
+  (res as Res).end();
+  return 400;
+}
+
 /** 301 as `net/http.ServeMux` sends it (HTML body for GET/HEAD only). */
 export function replyRedirect(res: AnyResponse, method: string, location: string): number {
   const headers: Record<string, string | number> = { Location: location };
@@ -80,49 +90,74 @@ function htmlEscape(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Marker for "the body exceeded the route limit or the stream failed". */
-export const BODY_TOO_LARGE = Symbol('body-too-large');
+/** Marker for "the body cannot be a request" (its first byte already says so) or "the stream failed". */
+export const BODY_REJECTED = Symbol('body-rejected');
+
+/** JSON whitespace (Go: space, tab, LF, CR). */
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
 
 /**
- * Reads the request body, never buffering more than `limit` bytes. Resolves to the
- * bytes, or to `BODY_TOO_LARGE` when the client sends more than `limit` (or the
- * stream errors) — callers turn that into the route's body-decode error, like the
- * capped reader upstream.
+ * Reads the request body as upstream's capped reader does (spec §2, §3.1): at most `limit`
+ * bytes are kept. A longer body, declared or streamed, is cut at the limit and the rest is
+ * not read (the connection then closes after the reply, see `closeIfBodyUnread`); Go's JSON
+ * decoder reads only the first value, so a value that ends within the limit still decodes.
+ *
+ * `accepts`, when given, is asked about the first byte that is not JSON whitespace; `false`
+ * ends the read at once with `BODY_REJECTED`. Threat: a client that declares a huge length
+ * and trickles bytes no request can start with would otherwise hold the connection until
+ * the limit or a timeout. A failing stream also resolves to `BODY_REJECTED`.
  */
-export function readBody(req: AnyRequest, limit: number): Promise<Buffer | typeof BODY_TOO_LARGE> {
-  // Declared length above the limit: fail fast, do not read at all.
+export function readBody(req: AnyRequest, limit: number, accepts?: (firstByte: number) => boolean): Promise<Buffer | typeof BODY_REJECTED> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined) {
-    const n = Number(declared);
-    if (n > limit) return Promise.resolve(BODY_TOO_LARGE);
-    if (n === 0) return Promise.resolve(EMPTY);
-  }
+  if (declared !== undefined && Number(declared) === 0) return Promise.resolve(EMPTY);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    let started = accepts === undefined;
     let done = false;
     // After `finish` the listeners stay attached (the request is done with; removing four
     // listeners per request is measurable) and ignore further events.
-    const finish = (v: Buffer | typeof BODY_TOO_LARGE): void => {
+    const finish = (v: Buffer | typeof BODY_REJECTED): void => {
       if (done) return;
       done = true;
       resolve(v);
     };
+    const join = (): Buffer => (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
+    const stop = (v: Buffer | typeof BODY_REJECTED): void => {
+      // Drop the rest of the stream instead of holding it; the reply closes the connection.
+      req.resume();
+      finish(v);
+    };
     const onData = (chunk: Buffer | string): void => {
       if (done) return;
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      total += b.length;
-      if (total > limit) {
-        // Stop buffering; drop the rest of the stream instead of holding it.
-        chunks.length = 0;
-        req.resume();
-        finish(BODY_TOO_LARGE);
+      if (!started) {
+        for (let i = 0; i < b.length; i++) {
+          const c = b[i] as number;
+          if (isJsonSpace(c)) continue;
+          started = true;
+          if (!(accepts as (c: number) => boolean)(c)) {
+            stop(BODY_REJECTED);
+            return;
+          }
+          break;
+        }
+      }
+      const room = limit - total;
+      if (b.length > room) {
+        // Past the limit: the decoder sees the first `limit` bytes only.
+        if (room > 0) chunks.push(b.subarray(0, room));
+        total = limit;
+        stop(join());
         return;
       }
       chunks.push(b);
+      total += b.length;
     };
-    const onEnd = (): void => finish(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
-    const onError = (): void => finish(BODY_TOO_LARGE);
+    const onEnd = (): void => finish(join());
+    const onError = (): void => finish(BODY_REJECTED);
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

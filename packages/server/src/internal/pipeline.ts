@@ -13,12 +13,12 @@ import { causeChain, clientError } from './client-errors.js';
 import type { Ctx, Shared } from './context.js';
 import { DeadlineQueue } from './deadline.js';
 import type { RouteDeadline } from './deadline.js';
-import { replyBadRequest, replyError, replyNotFound, replyRedirect } from './http.js';
+import { replyAsteriskBadRequest, replyBadRequest, replyEmpty, replyError, replyNotFound, replyRedirect } from './http.js';
 import type { AnyRequest, AnyResponse } from './http.js';
 import { PeerIdentifier } from './identify.js';
 import { rfc3339Nano } from './logs.js';
 import type { AuditEvent, ErrorContext } from './logs.js';
-import { cleanPath, locationOf, unescapePath } from './router.js';
+import { cleanPath, locationOf, printable, requestPath, unescapePath } from './router.js';
 import type { State } from './state.js';
 
 /** Status recorded for a request whose route timeout fired: the response was torn down without one. */
@@ -50,10 +50,15 @@ export class Pipeline {
     const startMs = Date.now();
     const t0 = performance.now();
     const method = req.method ?? 'GET';
-    const url = req.url ?? '/';
+    const url = requestPath(req.url ?? '/');
+    const ip = peer.remoteAddress ?? '';
+    if (url === '*') {
+      // The asterisk-form target: Go's server answers `OPTIONS *` itself, its mux refuses the rest.
+      this.#audit(startMs, t0, ip, url, '', method === 'OPTIONS' ? replyEmpty(res) : replyAsteriskBadRequest(res), method);
+      return;
+    }
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
-    const ip = peer.remoteAddress ?? '';
 
     // Go rejects a malformed escape while parsing the request line, before the mux (plain 400).
     const decoded = unescapePath(rawPath);
@@ -62,20 +67,23 @@ export class Pipeline {
       return;
     }
     const query = q < 0 ? '' : url.slice(q);
-    // ServeMux cleans the *escaped* path: `%2e%2e` and `%2F` are name bytes, not path syntax.
+    // For logs and audit records; `decoded` keeps bytes that are not UTF-8 apart (see unescapePath).
+    const path = decoded === rawPath ? decoded : printable(decoded);
+    // ServeMux cleans the *escaped* path (`%2e%2e` and `%2F` are name bytes, not path syntax),
+    // looks the cleaned path up (a subtree route without its slash redirects there at once),
+    // and only then redirects to the cleaned path.
     const cleaned = cleanPath(rawPath);
-    if (cleaned !== rawPath) {
-      this.#audit(startMs, t0, ip, decoded, '', replyRedirect(res, method, locationOf(cleaned) + query), method);
+    const m = this.state.router.match(cleaned);
+    if (m.kind === 'redirect') {
+      this.#audit(startMs, t0, ip, path, '', replyRedirect(res, method, m.location + query), method);
       return;
     }
-    const path = decoded;
-    const m = this.state.router.match(path);
+    if (cleaned !== rawPath) {
+      this.#audit(startMs, t0, ip, path, '', replyRedirect(res, method, locationOf(cleaned) + query), method);
+      return;
+    }
     if (m.kind === 'not-found') {
       this.#audit(startMs, t0, ip, path, '', replyNotFound(res), method);
-      return;
-    }
-    if (m.kind === 'redirect') {
-      this.#audit(startMs, t0, ip, path, '', replyRedirect(res, method, locationOf(`${rawPath}/`) + query), method);
       return;
     }
 
@@ -107,7 +115,7 @@ export class Pipeline {
           if (route.auth === 'policy') {
             // A placeholder admin (`disabled`, uppercase hex) must never grant admin rights.
             if (!state.adminEnabled && state.engine.isAdmin(identity)) throw new KesError('ERR_KES_NOT_ALLOWED');
-            state.engine.verify(identity, path);
+            state.engine.verify(identity, decoded);
           }
         } catch (e) {
           if (route.auth === 'policy') throw e;
@@ -123,7 +131,7 @@ export class Pipeline {
         res,
         route,
         resource: m.resource,
-        path,
+        path: decoded,
         method,
         identity,
         ip: clientIp,

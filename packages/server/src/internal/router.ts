@@ -19,10 +19,17 @@ export type RouteMatch =
 /** Exact and subtree route maps; lookups are O(1) map hits (no scanning). */
 export interface Router {
   readonly routes: readonly Route[];
-  /** True if any route was switched to identify-only by `skip_auth`. */
+  /**
+   * True if any `api:` entry has `skip_auth` (upstream: on any route, `/version` included,
+   * it relaxes the handshake's certificate requirement).
+   */
   readonly anySkipAuth: boolean;
-  /** Lookup of a cleaned, unescaped path. */
-  match(path: string): RouteMatch;
+  /**
+   * Lookup of a cleaned, still *escaped* path, as Go's ServeMux matches: segment by segment,
+   * each segment unescaped on its own, so `%2F` is part of a segment and never a separator.
+   * The resource is the unescaped rest after the route key.
+   */
+  match(escapedPath: string): RouteMatch;
 }
 
 /**
@@ -47,9 +54,10 @@ export function createRouter(overrides: Readonly<Record<string, RouteOverride>> 
         }
         if (o.timeoutMs > 0) timeoutMs = o.timeoutMs;
       }
-      if (o.skipAuth === true && auth === 'policy') {
-        auth = 'identify';
+      if (o.skipAuth === true) {
+        // Any skip_auth entry relaxes the handshake, even on a route without authentication.
         anySkipAuth = true;
+        if (auth === 'policy') auth = 'identify';
       }
     }
     const route: Route = {
@@ -64,26 +72,45 @@ export function createRouter(overrides: Readonly<Record<string, RouteOverride>> 
     else exact.set(spec.key, route);
   }
 
+  /** Lookup of a path without escapes (the common case): one or two map hits. */
+  const matchPlain = (path: string): RouteMatch => {
+    const r = exact.get(path);
+    if (r) return { kind: 'route', route: r, resource: '' };
+    // Every subtree route has the shape /v1/<group>/<verb>/ — cut after the third segment.
+    const i0 = path.indexOf('/', 1);
+    if (i0 > 0) {
+      const i1 = path.indexOf('/', i0 + 1);
+      if (i1 > 0) {
+        const i2 = path.indexOf('/', i1 + 1);
+        if (i2 > 0) {
+          const s = subtree.get(path.slice(0, i2 + 1));
+          if (s) return { kind: 'route', route: s, resource: path.slice(i2 + 1) };
+        } else if (subtree.has(`${path}/`)) {
+          return { kind: 'redirect', location: `${path}/` };
+        }
+      }
+    }
+    return { kind: 'not-found' };
+  };
+
   return {
     routes,
     anySkipAuth,
-    match(path: string): RouteMatch {
-      const r = exact.get(path);
-      if (r) return { kind: 'route', route: r, resource: '' };
-      // Every subtree route has the shape /v1/<group>/<verb>/ — cut after the third segment.
-      if (path.startsWith('/v1/')) {
-        const i1 = path.indexOf('/', 4);
-        if (i1 > 0) {
-          const i2 = path.indexOf('/', i1 + 1);
-          if (i2 > 0) {
-            const s = subtree.get(path.slice(0, i2 + 1));
-            if (s) return { kind: 'route', route: s, resource: path.slice(i2 + 1) };
-          } else if (subtree.has(`${path}/`)) {
-            return { kind: 'redirect', location: `${path}/` };
-          }
-        }
+    match(escapedPath: string): RouteMatch {
+      if (!escapedPath.includes('%')) return matchPlain(escapedPath);
+      // Go compares each segment unescaped on its own: a segment holding an escaped `/`
+      // equals no literal route segment (`/v1/key%2Fdescribe/k` is a 404).
+      const segments = escapedPath.split('/').map((seg) => (seg.includes('%') ? (unescapePath(seg) ?? seg) : seg));
+      if (segments.every((seg) => !seg.includes('/'))) {
+        const r = exact.get(segments.join('/'));
+        if (r) return { kind: 'route', route: r, resource: '' };
       }
-      return { kind: 'not-found' };
+      if (segments.length < 4 || segments.slice(1, 4).some((seg) => seg.includes('/'))) return { kind: 'not-found' };
+      const key = `/${segments[1]}/${segments[2]}/${segments[3]}/`;
+      if (segments.length === 4) return subtree.has(key) ? { kind: 'redirect', location: key } : { kind: 'not-found' };
+      const s = subtree.get(key);
+      // The resource is the unescaped rest (an escape never spans a `/`).
+      return s ? { kind: 'route', route: s, resource: segments.slice(4).join('/') } : { kind: 'not-found' };
     },
   };
 }
@@ -110,10 +137,32 @@ export function cleanPath(p: string): string {
 
 const MALFORMED_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 
+/** `scheme://authority` of an absolute-form request target (RFC 9112 §3.2.2). */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?]*/;
+
+/**
+ * The path and query of a request target. An absolute-form target (`GET https://h/v1/ready`,
+ * as sent to proxies) is served by its path, as Go's `url.ParseRequestURI` reads it; the
+ * origin form (`/v1/ready`) and `*` are returned as they are.
+ */
+export function requestPath(target: string): string {
+  if (target.charCodeAt(0) === 0x2f /* / */) return target;
+  const m = ABSOLUTE_FORM.exec(target);
+  return m === null ? target : target.slice(m[0].length);
+}
+
+const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A path for logs and audit records: bytes that were not UTF-8 (lone surrogates) shown as U+FFFD. */
+export function printable(path: string): string {
+  return path.replace(LONE_SURROGATES, '\ufffd');
+}
+
 /**
  * Go `url.PathUnescape` for a request path: `undefined` for a malformed escape
- * (`%zz`, a trailing `%`). Escaped bytes that are not valid UTF-8 become U+FFFD
- * (Go keeps the raw bytes; its JSON encoder then writes U+FFFD), never an error.
+ * (`%zz`, a trailing `%`). Escaped bytes that are not valid UTF-8 are never an error:
+ * Go keeps the raw bytes, so each such byte becomes one lone surrogate (see
+ * {@link goStringOfBytes}), which Go's JSON encoding (`goJsonString`) writes as `\ufffd`.
  */
 export function unescapePath(raw: string): string | undefined {
   if (!raw.includes('%')) return raw;
@@ -136,7 +185,55 @@ export function unescapePath(raw: string): string | undefined {
     parts.push(Buffer.from(bytes));
     i = k;
   }
-  return Buffer.concat(parts).toString('utf8');
+  return goStringOfBytes(Buffer.concat(parts));
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Bytes as a Go string holds them: valid UTF-8 as text, and every byte `b` that Go's
+ * `utf8.DecodeRune` cannot place in a valid sequence (it reads such a byte as one
+ * `RuneError` of width 1) as the lone surrogate U+DC00+`b`. Unlike U+FFFD, that keeps
+ * "invalid byte" (Go's JSON: `\ufffd`) apart from a real U+FFFD (Go's JSON: the character).
+ */
+export function goStringOfBytes(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    // Not UTF-8: decode by hand below.
+  }
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const n = utf8SequenceLength(bytes, i);
+    if (n === 0) {
+      out += String.fromCharCode(0xdc00 + (bytes[i] as number));
+      i++;
+    } else {
+      out += strictUtf8.decode(bytes.subarray(i, i + n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+/** Length of the valid UTF-8 sequence at `i` (RFC 3629, as Go's `utf8.DecodeRune`), 0 if there is none. */
+function utf8SequenceLength(b: Uint8Array, i: number): number {
+  const c = b[i] as number;
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < b.length && (b[i + k] as number) >= lo && (b[i + k] as number) <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const lo = c === 0xe0 ? 0xa0 : 0x80;
+    const hi = c === 0xed ? 0x9f : 0xbf; // no surrogates
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const lo = c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xf4 ? 0x8f : 0xbf; // not above U+10FFFF
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }
 
 /** A `Location` value: the escaped path as sent, with anything outside visible ASCII percent-encoded. */

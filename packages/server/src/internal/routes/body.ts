@@ -1,67 +1,50 @@
 /**
- * Request bodies of the key routes: a capped read, then Go's JSON decoding (case-insensitive
- * field names, duplicate keys, strict base64). Every failure is the route's body error.
+ * Request bodies of the key routes: the capped read, then Go's decoding into the route's
+ * request struct (spec §3.1). Every failure is the route's body error.
  */
 import { KesError } from '@kes/core';
-import { decodeBase64Strict, getField, parseGoJson } from '@kes/core/wire';
+import { assignGoJsonFields, decodeGoJsonStruct } from '@kes/core/wire';
+import type { GoFieldType, GoStructValues } from '@kes/core/wire';
 import type { Ctx } from '../context.js';
-import { BODY_TOO_LARGE, readBody } from '../http.js';
+import { BODY_REJECTED, readBody } from '../http.js';
 import { exceedsSeparatorBudget, flatObject, utf8 } from '../flat-json.js';
 
 /** The error a route answers a bad body with. */
 export type BodyCode = 'ERR_KES_INVALID_REQUEST_BODY' | 'ERR_KES_INVALID_IMPORT_BODY';
-/** A decoded JSON object body. */
-export type Obj = Record<string, unknown>;
 
 /**
- * Reads and decodes a JSON body with Go semantics. `undefined` = no body / JSON null.
- * `emptyOk`: a zero-length body with a known length is not parsed (generate).
+ * Whether a body starting with this byte can decode into a request struct: an object or
+ * `null`. Go reads any other value to its end before failing with the same 400, so
+ * refusing at the first byte changes only when the reply comes.
+ */
+function startsRequest(c: number): boolean {
+  return c === 0x7b /* { */ || c === 0x6e /* n(ull) */;
+}
+
+/**
+ * Reads the body (at most the route's limit; see `readBody`) and decodes it into the route's
+ * request struct with Go semantics (`decodeGoJsonStruct`): byte fields as base64 or arrays of
+ * numbers, duplicates in order, `null` leaving a string as it was.
+ * `emptyOk`: a zero-length body with a known length is not decoded (generate).
  *
- * @throws `code` for a body over the route limit, malformed JSON or a non-object.
+ * @throws `code` for a body the decoder refuses, a body over the separator budget, or a failed stream.
  */
-export async function readJson(ctx: Ctx, code: BodyCode, emptyOk: boolean): Promise<Obj | undefined> {
-  const body = await readBody(ctx.req, ctx.route.maxBody);
-  if (body === BODY_TOO_LARGE) throw new KesError(code);
-  if (body.length === 0 && emptyOk && ctx.req.headers['transfer-encoding'] === undefined) return undefined;
+export async function readRequest<const F extends Readonly<Record<string, GoFieldType>>>(
+  ctx: Ctx,
+  code: BodyCode,
+  emptyOk: boolean,
+  fields: F,
+): Promise<GoStructValues<F>> {
+  const body = await readBody(ctx.req, ctx.route.maxBody, startsRequest);
+  if (body === BODY_REJECTED) throw new KesError(code);
+  if (body.length === 0 && emptyOk && ctx.req.headers['transfer-encoding'] === undefined) return {};
   const text = utf8.decode(body);
+  // Also bounds a byte field sent as an array of numbers to about 1,000 bytes.
   if (exceedsSeparatorBudget(text)) throw new KesError(code);
-  const flat = flatObject(text);
-  if (flat !== undefined) return flat;
-  let v: unknown;
   try {
-    v = parseGoJson(text);
-  } catch {
-    throw new KesError(code);
+    const flat = flatObject(text);
+    return flat !== undefined ? assignGoJsonFields(Object.entries(flat), fields) : decodeGoJsonStruct(text, fields);
+  } catch (e) {
+    throw new KesError(code, [], { cause: e });
   }
-  if (v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new KesError(code);
-  return v as Obj;
-}
-
-/**
- * A base64 field as bytes (`undefined` when absent).
- * @throws `code` when the field is not a string of strict base64.
- */
-export function bytesField(obj: Obj | undefined, name: string, code: BodyCode): Uint8Array | undefined {
-  if (obj === undefined) return undefined;
-  const v = getField(obj, name);
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new KesError(code);
-  try {
-    return decodeBase64Strict(v);
-  } catch {
-    throw new KesError(code);
-  }
-}
-
-/**
- * A string field (`undefined` when absent).
- * @throws `code` when the field is not a string.
- */
-export function stringField(obj: Obj | undefined, name: string, code: BodyCode): string | undefined {
-  if (obj === undefined) return undefined;
-  const v = getField(obj, name);
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new KesError(code);
-  return v;
 }

@@ -6,15 +6,15 @@
  * key store → response. Key material (plaintexts, data keys, imported and encoded
  * keys) is wiped as soon as the reply text is built.
  */
-import { KesError, MasterKey, isKesError, listAll, validateKeyName } from '@kes/core';
+import { KesError, MasterKey, isKesError, validateKeyName } from '@kes/core';
 import { formatTimestamp, goJsonString } from '@kes/core/wire';
 import type { KesErrorCode } from '@kes/core';
 import { isPassThroughStoreError } from '../cache.js';
 import { MB, S, signalOf } from '../context.js';
 import type { Ctx, RouteSpec } from '../context.js';
 import { replyEmpty, replyJson } from '../http.js';
-import { bytesField, readJson, stringField } from './body.js';
-import { jsonNames, listPrefix } from './listing.js';
+import { readRequest } from './body.js';
+import { KEY_LIST_PAGE_SIZE, listPrefix, replyNames } from './listing.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -38,19 +38,25 @@ async function getKey(ctx: Ctx, name: string): Promise<MasterKey> {
   }
 }
 
+// The request structs of upstream, field by field (`version` is accepted and ignored, §4.8).
+const ENCRYPT_REQUEST = { plaintext: 'bytes', context: 'bytes', version: 'string' } as const;
+const DECRYPT_REQUEST = { ciphertext: 'bytes', context: 'bytes', version: 'string' } as const;
+const GENERATE_REQUEST = { context: 'bytes', version: 'string' } as const;
+const HMAC_REQUEST = { message: 'bytes', version: 'string' } as const;
+const IMPORT_REQUEST = { key: 'bytes', cipher: 'string' } as const;
+
 async function encrypt(ctx: Ctx): Promise<number> {
   const name = ctx.resource;
   validateKeyName(name);
-  const body = await readJson(ctx, 'ERR_KES_INVALID_REQUEST_BODY', false);
-  const plaintext = bytesField(body, 'plaintext', 'ERR_KES_INVALID_REQUEST_BODY') ?? EMPTY;
-  const context = bytesField(body, 'context', 'ERR_KES_INVALID_REQUEST_BODY');
-  stringField(body, 'version', 'ERR_KES_INVALID_REQUEST_BODY'); // accepted and ignored (§4.8)
-  const key = await getKey(ctx, name);
+  const { plaintext = EMPTY, context } = await readRequest(ctx, 'ERR_KES_INVALID_REQUEST_BODY', false, ENCRYPT_REQUEST);
   let ct: Uint8Array;
   try {
-    ct = key.encrypt(plaintext, context);
-  } catch (e) {
-    throw new KesError('ERR_KES_ENCRYPT_FAILED', [], { cause: e });
+    const key = await getKey(ctx, name);
+    try {
+      ct = key.encrypt(plaintext, context);
+    } catch (e) {
+      throw new KesError('ERR_KES_ENCRYPT_FAILED', [], { cause: e });
+    }
   } finally {
     plaintext.fill(0);
   }
@@ -60,10 +66,7 @@ async function encrypt(ctx: Ctx): Promise<number> {
 async function decrypt(ctx: Ctx): Promise<number> {
   const name = ctx.resource;
   validateKeyName(name);
-  const body = await readJson(ctx, 'ERR_KES_INVALID_REQUEST_BODY', false);
-  const ciphertext = bytesField(body, 'ciphertext', 'ERR_KES_INVALID_REQUEST_BODY') ?? EMPTY;
-  const context = bytesField(body, 'context', 'ERR_KES_INVALID_REQUEST_BODY');
-  stringField(body, 'version', 'ERR_KES_INVALID_REQUEST_BODY');
+  const { ciphertext = EMPTY, context } = await readRequest(ctx, 'ERR_KES_INVALID_REQUEST_BODY', false, DECRYPT_REQUEST);
   const key = await getKey(ctx, name);
   let pt: Uint8Array;
   try {
@@ -80,9 +83,7 @@ async function decrypt(ctx: Ctx): Promise<number> {
 async function generate(ctx: Ctx): Promise<number> {
   const name = ctx.resource;
   validateKeyName(name);
-  const body = await readJson(ctx, 'ERR_KES_INVALID_REQUEST_BODY', true);
-  const context = bytesField(body, 'context', 'ERR_KES_INVALID_REQUEST_BODY');
-  stringField(body, 'version', 'ERR_KES_INVALID_REQUEST_BODY');
+  const { context } = await readRequest(ctx, 'ERR_KES_INVALID_REQUEST_BODY', true, GENERATE_REQUEST);
   const key = await getKey(ctx, name);
   let text: string;
   try {
@@ -98,9 +99,7 @@ async function generate(ctx: Ctx): Promise<number> {
 async function hmac(ctx: Ctx): Promise<number> {
   const name = ctx.resource;
   validateKeyName(name);
-  const body = await readJson(ctx, 'ERR_KES_INVALID_REQUEST_BODY', false);
-  const message = bytesField(body, 'message', 'ERR_KES_INVALID_REQUEST_BODY') ?? EMPTY;
-  stringField(body, 'version', 'ERR_KES_INVALID_REQUEST_BODY');
+  const { message = EMPTY } = await readRequest(ctx, 'ERR_KES_INVALID_REQUEST_BODY', false, HMAC_REQUEST);
   const key = await getKey(ctx, name);
   let sum: Uint8Array;
   try {
@@ -153,9 +152,7 @@ async function storeNewKey(ctx: Ctx, name: string, value: Uint8Array): Promise<n
 async function importKey(ctx: Ctx): Promise<number> {
   const name = ctx.resource;
   validateKeyName(name);
-  const body = await readJson(ctx, 'ERR_KES_INVALID_IMPORT_BODY', false);
-  const bytes = bytesField(body, 'key', 'ERR_KES_INVALID_IMPORT_BODY') ?? EMPTY;
-  const cipher = stringField(body, 'cipher', 'ERR_KES_INVALID_IMPORT_BODY') ?? '';
+  const { key: bytes = EMPTY, cipher = '' } = await readRequest(ctx, 'ERR_KES_INVALID_IMPORT_BODY', false, IMPORT_REQUEST);
   let value: Uint8Array;
   try {
     value = encodeOnce(MasterKey.import(bytes, cipher, { createdBy: ctx.identity }));
@@ -174,7 +171,9 @@ async function describeKey(ctx: Ctx): Promise<number> {
   const name = ctx.resource;
   validateKeyName(name);
   const key = await getKey(ctx, name);
-  let s = `{"name":${goJsonString(name)},"algorithm":"${key.algorithm}","created_at":"${formatTimestamp(key.createdAt)}"`;
+  // A legacy JSON key keeps the offset and fraction it was stored with, as upstream echoes them.
+  const createdAt = formatTimestamp(key.createdAt, key.createdAtUtcOffsetMinutes);
+  let s = `{"name":${goJsonString(name)},"algorithm":"${key.algorithm}","created_at":"${createdAt}"`;
   if (key.createdBy !== '') s += `,"created_by":${goJsonString(key.createdBy)}`;
   return replyJson(ctx.res, `${s}}`);
 }
@@ -183,12 +182,19 @@ async function listKeys(ctx: Ctx): Promise<number> {
   // Deliberate fix of the upstream quirk: `prefix*` lists by `prefix` (documented in docs/api.md).
   const prefix = listPrefix(ctx.resource);
   let names: string[];
+  let continueAt: string;
   try {
-    names = await listAll(ctx.state.store, prefix, { signal: signalOf(ctx) });
+    // One page, as upstream: at most KEY_LIST_PAGE_SIZE names and where to continue.
+    ({ names, continueAt } = await ctx.state.store.list(prefix, { limit: KEY_LIST_PAGE_SIZE, signal: signalOf(ctx) }));
   } catch (e) {
     throw new KesError('ERR_KES_LIST_KEYS_FAILED', [], { cause: e });
   }
-  return replyJson(ctx.res, `{"names":${jsonNames(names)}}`);
+  if (names.length > KEY_LIST_PAGE_SIZE) {
+    // A store that ignores the limit still yields a bounded page.
+    continueAt = names[KEY_LIST_PAGE_SIZE] as string;
+    names = names.slice(0, KEY_LIST_PAGE_SIZE);
+  }
+  return replyNames(ctx.res, names, continueAt);
 }
 
 async function deleteKey(ctx: Ctx): Promise<number> {
