@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^@kes\/core$/, replacement: src('core/src/index.ts') },
       { find: /^@kes\/keystores$/, replacement: src('keystores/src/index.ts') },
       { find: /^@kes\/server$/, replacement: src('server/src/index.ts') },
+      { find: /^@kes\/client$/, replacement: src('client/src/index.ts') },
       { find: /^@kes\/cli\/config$/, replacement: src('cli/src/config/index.ts') },
       { find: /^@kes\/cli$/, replacement: src('cli/src/index.ts') },
     ],

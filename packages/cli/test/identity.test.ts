@@ -101,6 +101,42 @@ describe('kes identity new', () => {
     expect(() => statSync(cert)).toThrow();
   });
 
+  it('--api-key: the files hold the key pair of that API key, so their identity is the same', async () => {
+    const k = ApiKey.generate();
+    const key = join(dir, 'from-api-key.key');
+    const cert = join(dir, 'from-api-key.cert');
+    const r = await run(['identity', 'new', '--api-key', k.toString(), '--key', key, '--cert', cert]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${k.identity}\n`);
+    expect(identityOfCertificate(readFileSync(cert, 'utf8'))).toBe(k.identity);
+    expect(ApiKey.fromPrivateKey(readFileSync(key, 'utf8')).toString()).toBe(k.toString());
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+  });
+
+  it('each --ip/--dns takes one value: a word after them is the subject', async () => {
+    const key = join(dir, 'sub.key');
+    const cert = join(dir, 'sub.cert');
+    const r = await run(['identity', 'new', '--key', key, '--cert', cert, '--ip', '127.0.0.1', '--ip', '::1', '--dns', 'localhost', 'localhost']);
+    expect(r.code).toBe(0);
+    const x = new X509Certificate(readFileSync(cert));
+    expect(x.subject).toBe('CN=localhost');
+    expect(x.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+    const two = await run([
+      'identity',
+      'new',
+      '--key',
+      join(dir, 'two.key'),
+      '--cert',
+      join(dir, 'two.cert'),
+      '--ip',
+      '127.0.0.1',
+      'localhost',
+      'extra',
+    ]);
+    expect(two.code).toBe(2);
+    expect(two.stderr.split('\n')[0]).toBe('Error: Unknown argument: extra');
+  });
+
   it('prints --json', async () => {
     const key = join(dir, 'c.key');
     const cert = join(dir, 'c.cert');
@@ -129,7 +165,13 @@ describe('kes identity new', () => {
     expect(unknown.stderr.split('\n')[0]).toBe('Error: Unknown argument: bogus');
     const none = await run(['identity']);
     expect(none.code).toBe(2);
-    expect(none.stderr.split('\n')[0]).toBe("Error: 'kes identity' needs a subcommand: new or of");
+    expect(none.stderr.split('\n')[0]).toBe("Error: 'kes identity' needs a subcommand: new, of, info or ls");
+    const apiKeyAlone = await run(['identity', 'new', '--api-key', ApiKey.generate().toString()]);
+    expect(apiKeyAlone.code).toBe(2);
+    expect(apiKeyAlone.stderr.split('\n')[0]).toBe('Error: --api-key need --key and --cert');
+    const badKey = await run(['identity', 'new', '--api-key', 'kes:v1:AAAA', '--key', join(dir, 'y.key'), '--cert', join(dir, 'y.cert')]);
+    expect(badKey.code).toBe(2);
+    expect(badKey.stderr.split('\n')[0]).toBe('Error: --api-key: invalid API key: invalid length');
   });
 });
 
@@ -150,12 +192,15 @@ describe('kes identity of', () => {
     expect((await run(['identity', 'of', f])).stdout).toBe(`${k.identity}\n`);
   });
 
-  it('of an Ed25519 private key file: the API key and identity', async () => {
+  it('of an Ed25519 private key file: the identity; its API key only with --api-key', async () => {
     const k = ApiKey.generate();
     const f = join(dir, 'client.key');
     writeFileSync(f, k.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const r = await run(['identity', 'of', f, '--json']);
+    expect((await run(['identity', 'of', f])).stdout).toBe(`${k.identity}\n`);
+    expect(JSON.parse((await run(['identity', 'of', f, '--json'])).stdout)).toEqual({ identity: k.identity });
+    const r = await run(['identity', 'of', f, '--api-key', '--json']);
     expect(JSON.parse(r.stdout)).toEqual({ api_key: k.toString(), identity: k.identity });
+    expect((await run(['identity', 'of', f, '--api-key'])).stdout).toBe(`API key:  ${k.toString()}\nIdentity: ${k.identity}\n`);
   });
 
   it('errors', async () => {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const PACKAGES = ['core', 'keystores', 'server', 'cli'] as const;
+const PACKAGES = ['core', 'client', 'keystores', 'server', 'cli'] as const;
 type Dir = (typeof PACKAGES)[number];
 
 interface Manifest {
@@ -178,6 +178,17 @@ describe.skipIf(!built)('packed tarballs install and run in an empty directory',
   it('kes --version prints the version of @kes/cli', async () => {
     const { stdout } = await kes(['--version']);
     expect(stdout.trim()).toBe(manifest('cli').version);
+  });
+
+  it('the client commands load @kes/client from its tarball', async () => {
+    const failed = await kes(['status', '--server', '127.0.0.1:9', '--api-key', 'kes:v1:ACa0cCbqk4+3ZWhOjn7UyOhBDHnaW1TO6v2AxIqU5oFC']).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toBe(
+      'Error: cannot reach a KES server at https://127.0.0.1:9 (connection refused): start it, or set its address with --server or KES_SERVER\n',
+    );
   });
 
   it('kes identity new writes a key and certificate; kes server starts on them', async () => {

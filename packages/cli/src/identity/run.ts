@@ -80,12 +80,19 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** A repeatable flag's values (one value per occurrence). */
+function listOf(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
 function fail(message: string): KesError {
   return new KesError('ERR_KES_INVALID_ARGUMENT', [message]);
 }
 
 /**
- * `kes identity new [--key F --cert F [--ip IP]... [--dns NAME]... [--expiry DUR] [--force]] [subject]`.
+ * `kes identity new [--key F --cert F [--ip IP]... [--dns NAME]... [--expiry DUR] [--force] [--api-key K]] [subject]`.
+ * With `--api-key` the files hold that API key's key pair, so its identity is the API
+ * key's (a client such as curl can then use a server set up with API keys).
  *
  * @throws UsageError for inconsistent flags; `ERR_KES_INVALID_ARGUMENT` when a file exists (without `--force`) or cannot be written.
  */
@@ -95,8 +102,8 @@ export async function runIdentityNew(args: IdentityNewArgs, ctx: CliContext): Pr
     throw new UsageError('--key and --cert must be given together');
   }
   if (!files) {
-    const needFiles = (['ip', 'dns', 'expiry', 'force'] as const).filter((f) => args[f] !== undefined && args[f] !== false);
-    if (needFiles.length > 0) throw new UsageError(`${needFiles.map((f) => `--${f}`).join(', ')} need --key and --cert`);
+    const needFiles = (['ip', 'dns', 'expiry', 'force', 'apiKey'] as const).filter((f) => args[f] !== undefined && args[f] !== false);
+    if (needFiles.length > 0) throw new UsageError(`${needFiles.map((f) => `--${f === 'apiKey' ? 'api-key' : f}`).join(', ')} need --key and --cert`);
     return printApiKey(ApiKey.generate(), ctx, args.json === true);
   }
   const keyPath = args.key as string;
@@ -110,9 +117,21 @@ export async function runIdentityNew(args: IdentityNewArgs, ctx: CliContext): Pr
     throw new UsageError(`--expiry '${args.expiry}' is not a duration (e.g. 720h, 8760h)`);
   }
   if (!(validityMs > 0)) throw new UsageError('--expiry must be positive');
-  const ips = args.ip ?? [];
+  const ips = listOf(args.ip);
   for (const ip of ips) if (isIP(ip) === 0) throw new UsageError(`--ip '${ip}' is not an IP address`);
-  const dns = args.dns ?? [];
+  const dns = listOf(args.dns);
+  for (const name of dns) if (name === '' || /[\s,/]/.test(name)) throw new UsageError(`--dns '${name}' is not a DNS name`);
+  let apiKey: ApiKey;
+  if (args.apiKey !== undefined) {
+    try {
+      apiKey = ApiKey.parse(args.apiKey.trim());
+    } catch (err) {
+      // The message says why (length, prefix); the key itself is a secret and never echoed.
+      throw new UsageError(`--api-key: ${err instanceof Error ? err.message : 'invalid API key'}`);
+    }
+  } else {
+    apiKey = ApiKey.generate();
+  }
 
   if (!args.force) {
     // Check both before writing either, so a refusal leaves nothing half-written.
@@ -121,7 +140,6 @@ export async function runIdentityNew(args: IdentityNewArgs, ctx: CliContext): Pr
     }
   }
 
-  const apiKey = ApiKey.generate();
   const now = new Date();
   const cert = createSelfSignedCertificate({
     privateKey: apiKey.privateKey,
@@ -187,7 +205,8 @@ function printApiKey(apiKey: ApiKey, ctx: CliContext, json: boolean): void {
 }
 
 /**
- * `kes identity of <API key | certificate file | Ed25519 private key file>`.
+ * `kes identity of <API key | certificate file | Ed25519 private key file> [--api-key]`.
+ * For a private key file only the identity is printed, its API key only with `--api-key`.
  *
  * @throws `ERR_KES_INVALID_API_KEY` for a malformed `kes:v1:` key; `ERR_KES_INVALID_ARGUMENT`
  *   when the input is neither an API key nor a readable certificate/private key file.
@@ -242,6 +261,8 @@ export async function runIdentityOf(args: IdentityOfArgs, ctx: CliContext): Prom
       if (err instanceof KesError) throw err;
       throw new KesError('ERR_KES_INVALID_ARGUMENT', [`'${input}' does not contain a valid private key`], { cause: err });
     }
+    // The API key is the private key in another encoding: printed only when asked for.
+    if (!args.apiKey) return printIdentity(apiKey.identity, ctx, args.json === true);
     if (args.json) println(ctx.stdout, JSON.stringify({ api_key: apiKey.toString(), identity: apiKey.identity }));
     else {
       println(ctx.stdout, `API key:  ${apiKey.toString()}`);

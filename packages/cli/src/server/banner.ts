@@ -94,6 +94,13 @@ export function printBanner(p: Prepared, port: number, ctx: CliContext, log: Ser
     println(out, `${label('Identity')}${p.devApiKey.identity}`);
     println(out);
     println(out, `  ${exportLine}`);
+    println(out);
+    println(out, 'Paste that line into another shell, then (-k: the throw-away certificate is self-signed):');
+    println(out, `  ${paint(ctx, 'cyan', 'kes key create my-key -k')}      ${paint(ctx, 'dim', '# a new key')}`);
+    println(out, `  ${paint(ctx, 'cyan', 'kes key dek my-key -k')}         ${paint(ctx, 'dim', '# a data key: plaintext and ciphertext')}`);
+    println(out, `  ${paint(ctx, 'cyan', 'kes key ls -k')}                 ${paint(ctx, 'dim', '# list keys')}`);
+    println(out, `  ${paint(ctx, 'cyan', 'kes status -k')}                 ${paint(ctx, 'dim', '# version, uptime, key store, latency')}`);
+    println(out, `  ${paint(ctx, 'cyan', 'kes log -k')}                    ${paint(ctx, 'dim', '# follow the audit log')}`);
   }
   println(out);
 }

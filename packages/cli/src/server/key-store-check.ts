@@ -74,7 +74,7 @@ function errno(e: unknown): string | undefined {
 }
 
 /** The detail of a store error: the messages along its `cause` chain (the store keeps secrets out of them). */
-function causeText(err: unknown): string {
+export function causeText(err: unknown): string {
   const parts: string[] = [];
   let e: unknown = isKesError(err) ? err.cause : err;
   for (let depth = 0; e !== undefined && depth < 4; depth++) {

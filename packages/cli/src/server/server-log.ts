@@ -1,7 +1,7 @@
 // The console output of `kes server` itself (start-up warnings, reloads, shutdown): text
 // on a terminal, JSON lines otherwise. Server and request errors do not pass through
 // here: the server logs them through its own log hub (`log.error`, `/v1/log/error`).
-import { paint, println } from '../internal/context.js';
+import { paintStderr, println } from '../internal/context.js';
 import type { CliContext } from '../internal/context.js';
 
 /** The levels the CLI prints at. */
@@ -24,7 +24,7 @@ export class ServerLog {
       println(this.#ctx.stderr, JSON.stringify({ time: new Date().toISOString(), level, msg, ...attrs }));
       return;
     }
-    const tag = level === 'INFO' ? '' : `${paint(this.#ctx, level === 'WARN' ? 'yellow' : 'red', level === 'WARN' ? 'WARNING:' : 'Error:')} `;
+    const tag = level === 'INFO' ? '' : `${paintStderr(this.#ctx, level === 'WARN' ? 'yellow' : 'red', level === 'WARN' ? 'WARNING:' : 'Error:')} `;
     const extra = Object.entries(attrs)
       .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join('');
