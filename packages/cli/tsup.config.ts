@@ -17,8 +17,5 @@ function gitCommit(): string {
 // Code splitting (on in the base config) makes each command's implementation, loaded
 // with `await import()`, its own chunk, so `kes identity` never loads the server.
 export default defineConfig(
-  baseConfig(
-    { index: 'src/index.ts', config: 'src/config/index.ts', cli: 'src/main.ts' },
-    { define: { KES_COMMIT: JSON.stringify(gitCommit()) } },
-  ),
+  baseConfig({ index: 'src/index.ts', config: 'src/config/index.ts', cli: 'src/main.ts' }, { define: { KES_COMMIT: JSON.stringify(gitCommit()) } }),
 );
