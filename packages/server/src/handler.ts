@@ -220,6 +220,15 @@ export function logServerError(handler: KesHandler, log: LogOptions | undefined,
  * const res = await handler.inject({ method: 'POST', path: '/v1/key/create/my-key', identity: admin });
  */
 export async function createKesHandler(options: KesServerOptions): Promise<KesHandler> {
+  return createKesHandlerWith(options, undefined);
+}
+
+/**
+ * Internal (not exported from the package): createKesHandler for a cluster worker, whose
+ * status, metrics and log streams `attach` wires to the other workers (see `cluster.ts`).
+ * @internal
+ */
+export async function createKesHandlerWith(options: KesServerOptions, attach: ((shared: Shared) => void) | undefined): Promise<KesHandler> {
   const state = buildState(options, undefined);
   try {
     await createDeclaredKeys(state);
@@ -242,5 +251,6 @@ export async function createKesHandler(options: KesServerOptions): Promise<KesHa
     version,
     closing: false,
   };
+  attach?.(shared);
   return new Handler(new Pipeline(state, shared));
 }

@@ -21,3 +21,7 @@ export { splitHostPort, joinHostPort } from './address.js';
 // HTTPS / HTTP/2 server around the handler (./server.ts)
 export { createKesServer } from './server.js';
 export type { KesServer } from './server.js';
+
+// Multi-process mode: the IPC layer between node:cluster workers and their primary (./cluster.ts)
+export { createKesClusterWorker, createKesClusterPrimary } from './cluster.js';
+export type { KesClusterPrimary } from './cluster.js';

@@ -6,7 +6,7 @@ import type { KeyStoreSelection } from './keystores/index.js';
 import { checkAdmin } from './sections/admin.js';
 import { checkApi } from './sections/api.js';
 import { checkCache } from './sections/cache.js';
-import { checkDocument } from './sections/document.js';
+import { checkDocument, checkWorkers } from './sections/document.js';
 import { checkKeys } from './sections/keys.js';
 import { checkLog } from './sections/log.js';
 import { checkPolicies } from './sections/policies.js';
@@ -18,6 +18,8 @@ import type { CheckContext } from './values.js';
 export interface CheckedConfig {
   readonly options: ConfigServerOptions;
   readonly keyStore: KeyStoreSelection | undefined;
+  /** `workers:`, if the file sets it. */
+  readonly workers: number | undefined;
 }
 
 /**
@@ -26,6 +28,7 @@ export interface CheckedConfig {
  */
 export function checkSections(ctx: CheckContext, legacyMarkers: readonly string[], implicitMemoryStore: boolean): CheckedConfig {
   const address = checkDocument(ctx);
+  const workers = checkWorkers(ctx);
   const admin = checkAdmin(ctx);
   const tls = checkTls(ctx, admin);
   const cache = checkCache(ctx);
@@ -52,5 +55,6 @@ export function checkSections(ctx: CheckContext, legacyMarkers: readonly string[
       patternSemantics: ctx.legacy ? 'glob' : 'prefix',
     },
     keyStore,
+    workers,
   };
 }

@@ -84,6 +84,7 @@ export function parseConfigText(text: string, options: ParseConfigOptions = {}):
     options: checked.options,
     keyStore: checked.keyStore.keyStore,
     implicitMemoryStore: checked.keyStore.implicit,
+    ...(checked.workers !== undefined ? { workers: checked.workers } : {}),
     legacyMarkers: [...migration.markers],
     warnings,
   };

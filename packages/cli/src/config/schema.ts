@@ -15,6 +15,7 @@ const keystore = obj(Object.fromEntries(KEY_STORE_SECTIONS.map((s) => [s.name, s
 export const CONFIG_SCHEMA: Schema = obj({
   version: str,
   address: str,
+  workers: str,
   admin: obj({ identity: str }),
   tls: obj({
     key: str,

@@ -42,6 +42,12 @@ export interface LoadedConfig {
    */
   readonly implicitMemoryStore: boolean;
   /**
+   * `workers:`: how many server processes `kes server` runs (`1` = one process). Absent
+   * when the file does not set it; `kes server` then uses one per available CPU. Not a
+   * `createKesServer()` option: an embedding app runs one server per process.
+   */
+  readonly workers?: number;
+  /**
    * The kes v0.x era markers found (`root`, `policy.<n>.paths`, …), in file order.
    * Non-empty exactly when `options.patternSemantics` is `'glob'`.
    */

@@ -1,5 +1,6 @@
 // What a command needs from the process, passed down explicitly: libraries below
 // the CLI layer never read `process.env` or call `process.exit`.
+import { availableParallelism } from 'node:os';
 import { styleText } from 'node:util';
 
 /** Streams, environment and terminal facts of one CLI invocation. */
@@ -13,6 +14,11 @@ export interface CliContext {
   readonly color: boolean;
   /** Registers process signal handlers (the server command uses it). */
   readonly onSignal: (signal: NodeJS.Signals, listener: () => void) => () => void;
+  /**
+   * `kes server` processes when neither `--workers` nor the config sets a count: the
+   * process context uses `os.availableParallelism()`; absent = 1 (in-process runs).
+   */
+  readonly defaultWorkers?: number;
 }
 
 /** The context of the running process. Only called by `main`. */
@@ -25,6 +31,7 @@ export function processContext(env: Readonly<Record<string, string | undefined>>
     stdoutIsTTY: tty,
     // Per stream: `kes key ls | less` gets no escape codes even when stderr is a terminal.
     color: tty && colorAllowed(env),
+    defaultWorkers: availableParallelism(),
     onSignal(signal, listener) {
       process.on(signal, listener);
       return () => process.off(signal, listener);

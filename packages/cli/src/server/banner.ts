@@ -5,7 +5,7 @@ import { joinHostPort, splitHostPort } from '@kes/server';
 import { paint, println } from '../internal/context.js';
 import type { CliContext } from '../internal/context.js';
 import { VERSION } from '../version.js';
-import type { Prepared } from './prepare.js';
+import type { ServerFacts } from './prepare.js';
 import type { ServerLog } from './server-log.js';
 
 const HEX_IDENTITY = /^[0-9a-f]{64}$/;
@@ -16,7 +16,7 @@ export function adminText(admin: string): string {
 }
 
 /** A config's warnings; at start (not on reload) also the implicit in-memory store's. */
-export function printWarnings(p: Prepared, log: ServerLog, reload = false): void {
+export function printWarnings(p: Pick<ServerFacts, 'config'>, log: ServerLog, reload = false): void {
   const config = p.config;
   if (!config) return;
   for (const w of config.warnings) log.log('WARN', w);
@@ -40,8 +40,8 @@ function urlsOf(address: string, port: number): string[] {
   return out.length > 0 ? out : [`https://127.0.0.1:${port}`];
 }
 
-/** Prints the start-up banner (text on a terminal, one JSON record otherwise). */
-export function printBanner(p: Prepared, port: number, ctx: CliContext, log: ServerLog): void {
+/** Prints the start-up banner (text on a terminal, one JSON record otherwise); `workers` > 1 for a cluster. */
+export function printBanner(p: ServerFacts, port: number, ctx: CliContext, log: ServerLog, workers = 1): void {
   const urls = urlsOf(p.address, port);
   const first = urls.find((u) => u.includes('127.0.0.1')) ?? urls[0] ?? '';
   const admin = adminText(p.options.admin);
@@ -68,6 +68,7 @@ export function printBanner(p: Prepared, port: number, ctx: CliContext, log: Ser
         tls: p.tlsMode,
         log: { error: logs.error ?? 'INFO', audit: logs.audit ?? 'INFO' },
         ...(p.config?.file ? { config: p.config.file } : {}),
+        ...(workers > 1 ? { workers } : {}),
         ...(apiKey ? { dev: true, api_key: apiKey, identity: p.devApiKey?.identity, export: exportLine } : {}),
       }),
     );
@@ -87,6 +88,7 @@ export function printBanner(p: Prepared, port: number, ctx: CliContext, log: Ser
     logs.audit !== 'off' && (logs.audit ?? 'INFO') !== 'WARN' && logs.audit !== 'ERROR' ? ` audit=stdout level=${logs.audit ?? 'INFO'}` : '';
   println(out, `${label('Logs')}error=stderr level=${logs.error ?? 'INFO'}${audit}`);
   if (p.config?.file) println(out, `${label('Config')}${p.config.file}`);
+  if (workers > 1) println(out, `${label('Workers')}${workers} processes (each with its own key cache)`);
   if (apiKey && p.devApiKey) {
     println(out);
     println(out, paint(ctx, 'yellow', 'Development mode: keys live in memory and are lost when the server stops.'));

@@ -80,11 +80,30 @@ export function loadServerConfig(file: string, args: ServerArgs, ctx: CliContext
   return loadConfigFile(file, { env: ctx.env, overrides: overridesOf(args) });
 }
 
-async function readConfig(args: ServerArgs, ctx: CliContext): Promise<LoadedConfig> {
+/** The config `kes server` runs: `--config`, or the seed flags' in-memory one. */
+export async function readConfig(args: ServerArgs, ctx: CliContext): Promise<LoadedConfig> {
   if (args.config !== undefined) return loadServerConfig(args.config, args, ctx);
   // The seed syntax (`--cert --key --root`, no file) has nowhere to configure a key
   // store: it runs on the in-memory store, with a loud warning, as kes v0.8–v0.17 did.
   return parseConfigText('', { file: '(flags)', env: ctx.env, overrides: overridesOf(args), implicitMemoryStore: true });
+}
+
+/** What the banner says about a server, without opening its key store (a cluster primary has none). */
+export type ServerFacts = Omit<Prepared, 'options'> & { readonly options: Pick<KesServerOptions, 'admin' | 'log'> };
+
+/** {@link ServerFacts} of a loaded config. */
+export function describeConfig(config: LoadedConfig, args: ServerArgs, log: ServerLog): ServerFacts {
+  const address = resolveListenAddress(args, config.options.address, '0.0.0.0');
+  const anonymous = Object.values(config.options.api).some((r) => r.skipAuth === true);
+  return {
+    config,
+    options: { admin: config.options.admin, log: { ...config.options.log, format: log.json ? 'json' : 'text' } },
+    address,
+    keyStoreText: describeKeyStore(config.keyStore),
+    policies: Object.keys(config.options.policies).length,
+    patterns: patternsText(config),
+    tlsMode: tlsModeOf(config.options.tls.auth, anonymous),
+  };
 }
 
 /** The options of `--dev`: a throw-away admin API key, certificate and in-memory store. */
@@ -146,9 +165,8 @@ export async function prepareFrom(config: LoadedConfig, args: ServerArgs, log: S
       throw err;
     }
   }
-  const anonymous = Object.values(config.options.api).some((r) => r.skipAuth === true);
   return {
-    config,
+    ...describeConfig(config, args, log),
     options: {
       ...config.options,
       keyStore: store,
@@ -156,10 +174,5 @@ export async function prepareFrom(config: LoadedConfig, args: ServerArgs, log: S
       log: { ...config.options.log, format: log.json ? 'json' : 'text' },
       build: SERVER_BUILD,
     },
-    address,
-    keyStoreText: describeKeyStore(config.keyStore),
-    policies: Object.keys(config.options.policies).length,
-    patterns: patternsText(config),
-    tlsMode: tlsModeOf(config.options.tls.auth, anonymous),
   };
 }

@@ -1,7 +1,10 @@
 // `kes server`: prepares the server (./prepare.ts), starts it, prints the banner
 // (./banner.ts), and handles SIGHUP (reload) and SIGINT/SIGTERM (graceful stop).
+// With more than one worker the process is a cluster primary (./cluster.ts) and this
+// file also runs in each of its workers, which take reload and stop from the primary.
 import { KesError } from '@kes/core';
-import { createKesServer, splitHostPort } from '@kes/server';
+import cluster from 'node:cluster';
+import { createKesClusterWorker, createKesServer, splitHostPort } from '@kes/server';
 import type { KesServer } from '@kes/server';
 import type { ServerArgs } from '../commands/server.js';
 import { isConfigError } from '../config/config-error.js';
@@ -9,12 +12,11 @@ import { println } from '../internal/context.js';
 import type { CliContext } from '../internal/context.js';
 import { UsageError } from '../internal/usage-error.js';
 import { adminText, printBanner, printWarnings } from './banner.js';
-import { loadServerConfig, prepare, prepareFrom } from './prepare.js';
+import { loadServerConfig, prepare, prepareFrom, readConfig } from './prepare.js';
+import { CLUSTER_MESSAGE, isClusterMessage, runPrimary } from './cluster.js';
+import { CLOSE_TIMEOUT_MS, workerCount } from './workers.js';
 import type { Prepared } from './prepare.js';
 import { ServerLog } from './server-log.js';
-
-/** Grace period for in-flight requests on SIGINT/SIGTERM. */
-const CLOSE_TIMEOUT_MS = 5_000;
 
 /** Checks flag combinations that can never work (usage errors, exit code 2). */
 function checkFlags(args: ServerArgs): void {
@@ -55,12 +57,24 @@ export interface RunningServer {
 export async function runServer(args: ServerArgs, ctx: CliContext): Promise<RunningServer> {
   checkFlags(args);
   const log = new ServerLog(ctx, args.json === true || !ctx.stdoutIsTTY);
-  let current = await prepare(args, ctx, log);
-  printWarnings(current, log);
+  // A cluster worker: the primary has checked the flags and the config and printed the warnings.
+  const worker = cluster.isWorker;
+  let current: Prepared;
+  if (args.dev || worker) {
+    // --dev keeps its keys in memory, in one process: `--workers 2` is refused.
+    if (!worker) workerCount(args, undefined, ctx);
+    current = await prepare(args, ctx, log);
+  } else {
+    const config = await readConfig(args, ctx);
+    const workers = workerCount(args, config, ctx);
+    if (workers > 1) return runPrimary(args, ctx, log, config, workers);
+    current = await prepareFrom(config, args, log, undefined);
+  }
+  if (!worker) printWarnings(current, log);
 
   let server: KesServer;
   try {
-    server = await createKesServer(current.options);
+    server = worker ? await createKesClusterWorker(current.options) : await createKesServer(current.options);
   } catch (err) {
     await current.options.keyStore.close().catch(() => {});
     throw startError(err);
@@ -82,16 +96,17 @@ export async function runServer(args: ServerArgs, ctx: CliContext): Promise<Runn
             : (err as Error).message;
     throw new KesError('ERR_KES_INVALID_ARGUMENT', [`cannot listen on ${current.address}: ${why}`], { cause: err });
   }
-  printBanner(current, listening.port, ctx, log);
+  if (!worker) printBanner(current, listening.port, ctx, log);
 
   // SIGHUP: re-read the config file; a broken file is rejected and the old config stays.
-  let reloading: Promise<void> = Promise.resolve();
-  const reload = async (): Promise<void> => {
+  // A worker reloads when its primary says so (the primary has checked the file once).
+  let reloading: Promise<boolean> = Promise.resolve(true);
+  const reload = async (): Promise<boolean> => {
     if (!current.config || args.config === undefined) {
       log.log('WARN', 'SIGHUP ignored: there is no config file to reload');
-      return;
+      return false;
     }
-    log.log('INFO', 'reloading configuration', { config: args.config });
+    if (!worker) log.log('INFO', 'reloading configuration', { config: args.config });
     const old = current;
     let next: Prepared | undefined;
     try {
@@ -100,20 +115,24 @@ export async function runServer(args: ServerArgs, ctx: CliContext): Promise<Runn
       next = await prepareFrom(config, args, log, sameStore ? old.options.keyStore : undefined);
       if (next.address !== old.address) log.log('WARN', `the listen address changed to ${next.address}; restart the server to apply it`);
       await server.reload(next.options);
-      printWarnings(next, log, true);
+      if (!worker) printWarnings(next, log, true);
       if (next.options.keyStore !== old.options.keyStore) await old.options.keyStore.close().catch(() => {});
       current = next;
-      log.log('INFO', 'configuration reloaded', {
-        policies: next.policies,
-        policy_patterns: next.patterns,
-        keystore: next.keyStoreText,
-        admin: adminText(next.options.admin),
-      });
+      if (!worker) {
+        log.log('INFO', 'configuration reloaded', {
+          policies: next.policies,
+          policy_patterns: next.patterns,
+          keystore: next.keyStoreText,
+          admin: adminText(next.options.admin),
+        });
+      }
+      return true;
     } catch (err) {
       if (next && next.options.keyStore !== old.options.keyStore) await next.options.keyStore.close().catch(() => {});
       const lines = isConfigError(err) ? err.problems : [err instanceof Error ? err.message : String(err)];
-      log.log('ERROR', 'reload failed, keeping the current configuration', { problems: lines });
+      log.log('ERROR', 'reload failed, keeping the current configuration', { problems: lines, ...(worker ? { pid: process.pid } : {}) });
       if (!log.json) for (const l of lines) println(ctx.stderr, `  ${l}`);
+      return false;
     }
   };
 
@@ -125,23 +144,48 @@ export async function runServer(args: ServerArgs, ctx: CliContext): Promise<Runn
       process.exit(1);
     }
     stopping = true;
-    log.log('INFO', `received ${signal}: shutting down`);
+    if (!worker) log.log('INFO', `received ${signal}: shutting down`);
     void (async () => {
       await reloading.catch(() => {});
       await server.close({ timeoutMs: CLOSE_TIMEOUT_MS }).catch((err: unknown) => log.log('ERROR', 'error while stopping', { error: String(err) }));
       for (const off of offs) off();
+      if (worker) {
+        // The IPC channel would keep a worker alive: leave once drained.
+        setImmediate(() => process.exit(0));
+        return;
+      }
       log.log('INFO', 'server stopped');
       // Anything still holding the event loop (a key-store SDK agent) must not keep us alive.
       setTimeout(() => process.exit(0), 2_000).unref();
     })();
   };
-  offs.push(ctx.onSignal('SIGHUP', () => (reloading = reloading.then(reload))));
+  if (worker) {
+    // The primary coordinates reloads: a SIGHUP sent to the whole process group must
+    // neither reload this worker a second time nor end it (the default action).
+    offs.push(ctx.onSignal('SIGHUP', () => {}));
+    const onMessage = (m: unknown): void => {
+      if (!isClusterMessage(m)) return;
+      if (m[CLUSTER_MESSAGE] === 'reload') {
+        reloading = reloading.then(reload);
+        void reloading.then((ok) => process.send?.({ [CLUSTER_MESSAGE]: ok ? 'reloaded' : 'reload-failed' }));
+      } else if (m[CLUSTER_MESSAGE] === 'shutdown') {
+        stop('shutdown');
+      }
+    };
+    process.on('message', onMessage);
+    offs.push(() => process.off('message', onMessage));
+  } else {
+    offs.push(ctx.onSignal('SIGHUP', () => (reloading = reloading.then(reload))));
+  }
   offs.push(ctx.onSignal('SIGINT', () => stop('SIGINT')));
   offs.push(ctx.onSignal('SIGTERM', () => stop('SIGTERM')));
   return {
     url: `https://127.0.0.1:${listening.port}`,
     port: listening.port,
-    reload: () => (reloading = reloading.then(reload)),
+    reload: async () => {
+      reloading = reloading.then(reload);
+      await reloading;
+    },
     async stop() {
       stopping = true;
       for (const off of offs) off();

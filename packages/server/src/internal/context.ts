@@ -4,7 +4,7 @@
  * function that serves it, so adding a route is one entry in one resource module.
  */
 import type { LogHub } from './logs.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics, MetricsSnapshot } from './metrics.js';
 import type { RouteDeadline } from './deadline.js';
 import type { AnyRequest, AnyResponse } from './http.js';
 import type { State } from './state.js';
@@ -59,6 +59,31 @@ export interface Shared {
   readonly version: string;
   /** True once close() started: log streams end immediately. */
   closing: boolean;
+  /** Set in a cluster worker: `/v1/status` and `/v1/metrics` ask it for every worker's figures. */
+  cluster?: ClusterView;
+}
+
+/** What a cluster worker's status and metrics routes can ask of the whole cluster (see `cluster.ts`). */
+export interface ClusterView {
+  /** Every live worker's status facts (this one's included); rejects after a short timeout. */
+  status(): Promise<ClusterStatus>;
+  /** Every live worker's metric snapshot; rejects after a short timeout. */
+  metrics(): Promise<MetricsSnapshot[]>;
+}
+
+/** One worker's contribution to `/v1/status`. */
+export interface WorkerFacts {
+  readonly pid: number;
+  readonly heapUsed: number;
+  readonly stackUsed: number;
+  /** Counted (key, policy, identity) requests it has finished. */
+  readonly requests: number;
+}
+
+/** The cluster's status facts: when the primary started and each worker's figures. */
+export interface ClusterStatus {
+  readonly startedAt: number;
+  readonly workers: readonly WorkerFacts[];
 }
 
 /** One request as the handlers see it. */

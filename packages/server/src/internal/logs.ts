@@ -31,6 +31,15 @@ export interface ErrorContext {
 
 type Listener = (event: object) => void;
 
+/** The two event kinds. */
+export type LogKind = 'audit' | 'error';
+
+/**
+ * Where a cluster worker sends its events for the other workers' subscribers
+ * (see `cluster.ts`). Called only while forwarding is switched on for that kind.
+ */
+export type RemoteSink = (kind: LogKind, event: object) => void;
+
 /** Stream subscribers that fall this far behind are disconnected instead of buffering without bound. */
 const MAX_SUBSCRIBER_BACKLOG = 4 * 1024 * 1024;
 
@@ -63,6 +72,10 @@ export class LogHub {
   #errorConsole: NodeJS.WritableStream | undefined;
   #json = false;
   #counters: LogCounters | undefined;
+  #remote: RemoteSink | undefined;
+  #forwardAudit = false;
+  #forwardError = false;
+  #onSubscribers: ((audit: number, error: number) => void) | undefined;
 
   constructor(options: LogOptions | undefined, counters?: LogCounters) {
     this.#counters = counters;
@@ -81,7 +94,37 @@ export class LogHub {
 
   /** True when an audit event would go anywhere (lets the hot path skip building it). */
   get wantsAudit(): boolean {
-    return this.#auditConsole !== undefined || this.#auditListeners.size > 0 || this.#auditStreams.size > 0;
+    return this.#auditConsole !== undefined || this.#auditListeners.size > 0 || this.#auditStreams.size > 0 || this.#forwardAudit;
+  }
+
+  /**
+   * Cluster mode: `sink` receives this process' events while `forward()` says another
+   * worker has a subscriber; `onSubscribers` hears every change of the local stream count.
+   */
+  link(sink: RemoteSink, onSubscribers: (audit: number, error: number) => void): void {
+    this.#remote = sink;
+    this.#onSubscribers = onSubscribers;
+  }
+
+  /** Switches forwarding to the remote sink on or off, per kind (only while someone subscribes elsewhere). */
+  forward(audit: boolean, error: boolean): void {
+    this.#forwardAudit = audit && this.#remote !== undefined;
+    this.#forwardError = error && this.#remote !== undefined;
+  }
+
+  /** An event of another worker: goes to the local streams and listeners, never to the console or back out. */
+  deliver(kind: LogKind, event: object): void {
+    const streams = kind === 'audit' ? this.#auditStreams : this.#errorStreams;
+    if (streams.size > 0) {
+      const line = `${JSON.stringify(event)}\n`;
+      for (const res of streams) {
+        if (this.#write(res, line, streams)) {
+          if (kind === 'audit') this.#counters?.auditWritten();
+          else this.#counters?.errorWritten();
+        }
+      }
+    }
+    for (const l of kind === 'audit' ? this.#auditListeners : this.#errorListeners) safeCall(l, event);
   }
 
   on(kind: 'audit' | 'error', listener: Listener): () => void {
@@ -96,7 +139,15 @@ export class LogHub {
   subscribe(kind: 'audit' | 'error', res: AnyResponse): void {
     const set = kind === 'audit' ? this.#auditStreams : this.#errorStreams;
     set.add(res);
-    (res as NodeJS.EventEmitter).once('close', () => set.delete(res));
+    this.#subscribersChanged();
+    (res as NodeJS.EventEmitter).once('close', () => {
+      set.delete(res);
+      this.#subscribersChanged();
+    });
+  }
+
+  #subscribersChanged(): void {
+    this.#onSubscribers?.(this.#auditStreams.size, this.#errorStreams.size);
   }
 
   audit(event: AuditEvent, method: string): void {
@@ -107,6 +158,7 @@ export class LogHub {
       }
     }
     for (const l of this.#auditListeners) safeCall(l, event);
+    if (this.#forwardAudit) this.#remote?.('audit', event);
     const out = this.#auditConsole;
     if (out) {
       if (this.#json) out.write(`${JSON.stringify(event)}\n`);
@@ -123,7 +175,7 @@ export class LogHub {
 
   /** Emits an ERROR record. `detail` (a cause's message) is for operators only and never sent to clients. */
   error(msg: string, ctx: ErrorContext | undefined, detail?: string): void {
-    if (!this.#errorConsole && this.#errorListeners.size === 0 && this.#errorStreams.size === 0) return;
+    if (!this.#errorConsole && this.#errorListeners.size === 0 && this.#errorStreams.size === 0 && !this.#forwardError) return;
     let line = `time=${new Date().toISOString()} level=ERROR msg=${slogValue(msg)}`;
     if (ctx) {
       line +=
@@ -139,6 +191,7 @@ export class LogHub {
       }
     }
     for (const l of this.#errorListeners) safeCall(l, event);
+    if (this.#forwardError) this.#remote?.('error', event);
     const out = this.#errorConsole;
     if (out) out.write(this.#json ? `${JSON.stringify(event)}\n` : `${line}\n`);
   }
@@ -155,6 +208,7 @@ export class LogHub {
       }
       set.clear();
     }
+    this.#subscribersChanged();
   }
 
   #write(res: AnyResponse, line: string, set: Set<AnyResponse>): boolean {

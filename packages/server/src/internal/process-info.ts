@@ -1,5 +1,6 @@
 /** Process facts for `/v1/status` and the `kes_system_*` metrics, with Go's names. */
 import { availableParallelism, cpus } from 'node:os';
+import type { ClusterStatus, WorkerFacts } from './context.js';
 
 const GO_OS: Readonly<Record<string, string>> = { win32: 'windows', sunos: 'solaris' };
 const GO_ARCH: Readonly<Record<string, string>> = {
@@ -46,12 +47,35 @@ function systemFacts(now: number): string {
   return text;
 }
 
-/** The `/v1/status` body (field order as upstream). */
-export function statusBody(version: string, startedAt: number, keystore: { latencyMs: number } | 'unreachable'): string {
+/** This process' part of a cluster's `/v1/status`. */
+export function workerFacts(requests: number): WorkerFacts {
+  const m = process.memoryUsage();
+  return { pid: process.pid, heapUsed: m.heapUsed, stackUsed: Math.max(0, m.rss - m.heapTotal), requests };
+}
+
+/** The system-facts part of a cluster's status: memory summed over the workers, plus a `workers` list (not in upstream's body). */
+function clusterFacts(cluster: ClusterStatus): string {
+  let heap = 0;
+  let stack = 0;
+  for (const w of cluster.workers) {
+    heap += w.heapUsed;
+    stack += w.stackUsed;
+  }
+  const workers = cluster.workers.map((w) => `{"pid":${w.pid},"requests":${w.requests}}`).join(',');
+  return `,"num_cpu":${cpus().length},"num_cpu_used":${availableParallelism()},"mem_heap_used":${heap},"mem_stack_used":${stack},"workers":[${workers}]`;
+}
+
+/**
+ * The `/v1/status` body (field order as upstream). With `cluster` (a multi-worker server)
+ * the uptime is the primary's, memory is the sum over the workers, and a `workers` list
+ * (pid, counted requests) follows the memory fields; clients ignore unknown fields.
+ */
+export function statusBody(version: string, startedAt: number, keystore: { latencyMs: number } | 'unreachable', cluster?: ClusterStatus): string {
   const now = Date.now();
+  const since = cluster?.startedAt ?? startedAt;
   let s =
     `{"version":${JSON.stringify(version)},"os":${JSON.stringify(GOOS)},"arch":${JSON.stringify(GOARCH)}` +
-    `,"uptime":${Math.round((now - startedAt) / 1000)}${systemFacts(now)}`;
+    `,"uptime":${Math.round((now - since) / 1000)}${cluster ? clusterFacts(cluster) : systemFacts(now)}`;
   if (keystore === 'unreachable') {
     // keystore_unavailable is sent too: kms-go rejects `unreachable` without it.
     s += ',"keystore_unavailable":true,"keystore_unreachable":true';

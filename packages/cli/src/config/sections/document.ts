@@ -1,4 +1,4 @@
-// Top-level fields: `version`, the listen `address` and the refused kes v0.7 `kms` section.
+// Top-level fields: `version`, the listen `address`, `workers` and the refused kes v0.7 `kms` section.
 import { isIP } from 'node:net';
 import { splitHostPort } from '@kes/server';
 import type { CheckContext } from '../values.js';
@@ -33,4 +33,33 @@ export function checkDocument(ctx: CheckContext): string | undefined {
   const why = checkAddress(address);
   if (why) problems.push({ path: ['address'], message: why });
   return address;
+}
+
+/** Most worker processes `workers:` may ask for (a typo such as `2000` is an error, not 2000 processes). */
+export const MAX_WORKERS = 256;
+
+/**
+ * Checks a worker count (`workers:` or `--workers`): an integer from 1 to {@link MAX_WORKERS}.
+ *
+ * @returns the problem, or `undefined` for a valid count.
+ * @example
+ * checkWorkerCount(2); // undefined
+ * checkWorkerCount(0); // 'must be an integer from 1 to 256 (1 = a single process)'
+ */
+export function checkWorkerCount(n: number): string | undefined {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS ? undefined : `must be an integer from 1 to ${MAX_WORKERS} (1 = a single process)`;
+}
+
+/** `workers`: how many server processes `kes server` runs (absent: one per available CPU). */
+export function checkWorkers(ctx: CheckContext): number | undefined {
+  const { doc, problems } = ctx;
+  if (typeof doc.workers !== 'string' || ctx.broken.has('workers')) return undefined;
+  const text = doc.workers.trim();
+  const n = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+  const why = checkWorkerCount(n);
+  if (why) {
+    problems.push({ path: ['workers'], message: `'${text}' ${why}` });
+    return undefined;
+  }
+  return n;
 }

@@ -4,7 +4,7 @@ import { KesError, isKesError } from '@kes/core';
 import { S, signalOf } from '../context.js';
 import type { Ctx, RouteSpec } from '../context.js';
 import { replyEmpty, replyJson } from '../http.js';
-import { METRICS_CONTENT_TYPE } from '../metrics.js';
+import { METRICS_CONTENT_TYPE, renderAggregate } from '../metrics.js';
 import { statusBody } from '../process-info.js';
 
 function version(ctx: Ctx): number {
@@ -28,11 +28,16 @@ async function status(ctx: Ctx): Promise<number> {
   } catch {
     ks = 'unreachable';
   }
-  return replyJson(ctx.res, statusBody(ctx.shared.version, ctx.shared.startedAt, ks));
+  // A cluster worker answers for the whole server; if the primary does not answer in
+  // time, the reply still comes, with this worker's own figures.
+  const cluster = ctx.shared.cluster ? await ctx.shared.cluster.status().catch(() => undefined) : undefined;
+  return replyJson(ctx.res, statusBody(ctx.shared.version, ctx.shared.startedAt, ks, cluster));
 }
 
 async function metrics(ctx: Ctx): Promise<number> {
-  const text = await ctx.shared.metrics.render();
+  const view = ctx.shared.cluster;
+  const snapshots = view ? await view.metrics().catch(() => undefined) : undefined;
+  const text = snapshots ? await renderAggregate(snapshots) : await ctx.shared.metrics.render();
   const res = ctx.res as ServerResponse;
   res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
   res.end(text);

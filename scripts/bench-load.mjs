@@ -1,0 +1,70 @@
+// Child process of scripts/bench.mjs: the load generator for ONE cell (server × scenario
+// × connections). Reads its job as JSON from argv[2]: { port, tls: {cert,key}|undefined,
+// headers, method, path, body, connections, seconds, warmupMs, fresh, h2 }. Warms up,
+// prints "measuring", keeps `connections` requests in flight for `seconds`, prints one
+// JSON line { requests, errors, p50, p99, p999 } (ms). Keep-alive unless `fresh` (one
+// TLS handshake per request); HTTP/2 (one session, multiplexed) with `h2`.
+import http2 from 'node:http2';
+import https from 'node:https';
+
+const job = JSON.parse(process.argv[2]);
+const tls = { ...(job.tls ?? {}), rejectUnauthorized: false };
+const headers = { ...(job.headers ?? {}), ...(job.body ? { 'content-length': Buffer.byteLength(job.body) } : {}) };
+
+let send;
+let closeClient = () => {};
+if (job.h2) {
+  const session = http2.connect(`https://127.0.0.1:${job.port}`, tls);
+  closeClient = () => session.close();
+  send = () =>
+    new Promise((resolve, reject) => {
+      const req = session.request({ ':method': job.method, ':path': job.path, ...(job.headers ?? {}) });
+      let status = 0;
+      req.on('response', (h) => (status = h[':status']));
+      req.on('data', () => {});
+      req.on('end', () => resolve(status));
+      req.on('error', reject);
+      req.end(job.body);
+    });
+} else {
+  const agent = job.fresh ? false : new https.Agent({ ...tls, keepAlive: true, maxSockets: job.connections });
+  closeClient = () => agent && agent.destroy();
+  send = () =>
+    new Promise((resolve) => {
+      const req = https.request({ host: '127.0.0.1', port: job.port, method: job.method, path: job.path, agent, headers, ...tls }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', () => resolve(0));
+      req.end(job.body);
+    });
+}
+
+async function drive(until, record) {
+  await Promise.all(
+    Array.from({ length: job.connections }, async () => {
+      while (performance.now() < until) {
+        const t = performance.now();
+        const status = await send();
+        record?.(status, performance.now() - t);
+      }
+    }),
+  );
+}
+
+// Warm-up (JIT, TLS sessions, key cache): not measured.
+await drive(performance.now() + job.warmupMs);
+process.stdout.write('measuring\n');
+const lat = [];
+let errors = 0;
+const start = performance.now();
+await drive(start + job.seconds * 1000, (status, ms) => {
+  if (status !== 200) errors++;
+  lat.push(ms);
+});
+const elapsed = (performance.now() - start) / 1000;
+lat.sort((a, b) => a - b);
+const pct = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? 0;
+process.stdout.write(`${JSON.stringify({ requests: lat.length, elapsed, errors, p50: pct(50), p99: pct(99), p999: pct(99.9) })}\n`);
+closeClient();
+process.exit(0);
