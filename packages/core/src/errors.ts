@@ -21,6 +21,8 @@ export const ERROR_CATALOGUE = {
   ERR_KES_IDENTITY_NOT_FOUND: { status: 404, message: 'identity does not exist' },
   ERR_KES_DECRYPT: { status: 400, message: 'decryption failed: ciphertext is not authentic' },
   ERR_KES_NOT_REPLICATED: { status: 503, message: 'change committed but not replicated' },
+  /** kes-ts: the audit file could not be written and `fail_closed` refuses to serve unaudited. */
+  ERR_KES_AUDIT_UNAVAILABLE: { status: 503, message: 'audit log is unavailable' },
 
   ERR_KES_INSECURE_CONNECTION: { status: 400, message: 'insecure connection: TLS is required' },
   ERR_KES_CLIENT_CERT_REQUIRED: { status: 400, message: 'tls: client certificate is required' },

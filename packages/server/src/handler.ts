@@ -191,6 +191,7 @@ class Handler implements KesHandler {
       await this.#pipeline.idle();
       const s = this.#pipeline.state;
       s.cache.close();
+      await this.logs.closeAuditFile();
       await s.store.close();
     })();
     return this.#closed;

@@ -13,6 +13,8 @@ export type {
   LogLevel,
   ConnectionLimits,
 } from './options.js';
+export type { AuditFileOptions } from './internal/audit-file.js';
+export { startAuditFileRotation } from './internal/audit-file.js';
 
 // Shared vocabulary: route keys of `/v1/api` and the `api:` config section, listen addresses.
 export { API_ROUTE_KEYS } from './internal/routes/table.js';

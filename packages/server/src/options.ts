@@ -1,4 +1,5 @@
 import type { KeyStore, PatternSemantics, PolicyDefinition } from '@kes/core';
+import type { AuditFileOptions } from './internal/audit-file.js';
 
 /** One policy as the server holds it: allow/deny patterns plus the identities it applies to. */
 export interface ServerPolicy extends PolicyDefinition {
@@ -89,6 +90,11 @@ export interface LogOptions {
   readonly auditStream?: NodeJS.WritableStream;
   /** `'text'` (slog-like, default on a TTY) or `'json'`. */
   readonly format?: 'text' | 'json';
+  /**
+   * kes-ts: append every audit record to a file, written before the reply goes out, rotated
+   * by size, optionally fail-closed (503 instead of an unaudited reply). See `docs/configuration.md`.
+   */
+  readonly auditFile?: AuditFileOptions;
 }
 
 /** Everything `createKesServer()` and `createKesHandler()` take. Only `admin` and `keyStore` are required. */

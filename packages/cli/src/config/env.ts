@@ -44,10 +44,19 @@ const TRUE = new Set(['y', 'yes', 'on', 'true']);
 const FALSE = new Set(['n', 'no', 'off', 'false']);
 
 /**
- * `skip_auth` arrives as text (the failsafe YAML schema reads every scalar as text, and
+ * `skip_auth` (and kes-ts' `log.audit_file.fail_closed` / `fsync`) arrive as text (the failsafe YAML schema reads every scalar as text, and
  * so is a `${VAR}` value): accept the YAML boolean spellings before the schema check.
  */
 export function coerceBooleans(doc: Doc): void {
+  const auditFile = isMap(doc.log) && isMap(doc.log.audit_file) ? doc.log.audit_file : undefined;
+  for (const field of ['fail_closed', 'fsync']) {
+    const v = auditFile?.[field];
+    if (auditFile && typeof v === 'string') {
+      const t = v.trim().toLowerCase();
+      if (TRUE.has(t)) auditFile[field] = true;
+      else if (FALSE.has(t)) auditFile[field] = false;
+    }
+  }
   if (!isMap(doc.api)) return;
   for (const route of Object.values(doc.api)) {
     if (isMap(route) && typeof route.skip_auth === 'string') {

@@ -26,7 +26,12 @@ export const CONFIG_SCHEMA: Schema = obj({
     proxy: obj({ identities: strList, header: obj({ cert: str }) }),
   }),
   cache: obj({ expiry: obj({ any: duration, unused: duration, offline: duration }) }),
-  log: obj({ error: { type: ['string', 'integer', 'boolean'] }, audit: { type: ['string', 'integer', 'boolean'] } }),
+  log: obj({
+    error: { type: ['string', 'integer', 'boolean'] },
+    audit: { type: ['string', 'integer', 'boolean'] },
+    // kes-ts: the audit file (docs/configuration.md).
+    audit_file: obj({ path: str, fail_closed: bool, max_size: { type: ['string', 'integer'] }, max_files: str, fsync: bool }),
+  }),
   api: {
     type: 'object',
     additionalProperties: obj({ timeout: duration, skip_auth: bool }),

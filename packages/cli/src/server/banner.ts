@@ -66,7 +66,11 @@ export function printBanner(p: ServerFacts, port: number, ctx: CliContext, log: 
         policies: p.policies,
         policy_patterns: p.patterns,
         tls: p.tlsMode,
-        log: { error: logs.error ?? 'INFO', audit: logs.audit ?? 'INFO' },
+        log: {
+          error: logs.error ?? 'INFO',
+          audit: logs.audit ?? 'INFO',
+          ...(logs.auditFile ? { audit_file: logs.auditFile.path, audit_fail_closed: logs.auditFile.failClosed ?? false } : {}),
+        },
         ...(p.config?.file ? { config: p.config.file } : {}),
         ...(workers > 1 ? { workers } : {}),
         ...(apiKey ? { dev: true, api_key: apiKey, identity: p.devApiKey?.identity, export: exportLine } : {}),
@@ -87,6 +91,7 @@ export function printBanner(p: ServerFacts, port: number, ctx: CliContext, log: 
   const audit =
     logs.audit !== 'off' && (logs.audit ?? 'INFO') !== 'WARN' && logs.audit !== 'ERROR' ? ` audit=stdout level=${logs.audit ?? 'INFO'}` : '';
   println(out, `${label('Logs')}error=stderr level=${logs.error ?? 'INFO'}${audit}`);
+  if (logs.auditFile) println(out, `${label('Audit file')}${logs.auditFile.path}${logs.auditFile.failClosed ? ' (fail-closed)' : ''}`);
   if (p.config?.file) println(out, `${label('Config')}${p.config.file}`);
   if (workers > 1) println(out, `${label('Workers')}${workers} processes (each with its own key cache)`);
   if (apiKey && p.devApiKey) {

@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { KesError } from '@kes/core';
-import { createKesClusterPrimary } from '@kes/server';
+import { createKesClusterPrimary, startAuditFileRotation } from '@kes/server';
 import type { ServerArgs } from '../commands/server.js';
 import { isConfigError } from '../config/config-error.js';
 import type { LoadedConfig } from '../config/types.js';
@@ -55,6 +55,9 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
   await checked.options.keyStore.close().catch(() => {});
   printWarnings({ config }, log);
   const primary = createKesClusterPrimary();
+  // Workers append to one audit file and follow its rotation; only this process rotates it.
+  let auditFile = config.options.log.auditFile;
+  const stopRotation = startAuditFileRotation(() => auditFile);
   const bornAt = new Map<Worker, number>();
   let stopping = false;
   let port = 0;
@@ -109,6 +112,7 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
     stopping = true;
     for (const w of live()) w.process.kill('SIGTERM');
     await allExited(CLOSE_TIMEOUT_MS);
+    stopRotation();
     primary.close();
     throw err;
   }
@@ -152,6 +156,7 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
     const results = await Promise.all(workers.map((w) => reloadWorker(w)));
     const failed = results.filter((ok) => !ok).length;
     const facts = describeConfig(next, args, log);
+    if (failed === 0) auditFile = next.options.log.auditFile;
     if (failed === 0) {
       log.log('INFO', 'configuration reloaded', { workers: workers.length, policies: facts.policies, keystore: facts.keyStoreText });
     } else {
@@ -173,6 +178,7 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
       // Each worker drains within CLOSE_TIMEOUT_MS; a stuck one is killed after a margin.
       await allExited(CLOSE_TIMEOUT_MS + 3_000);
       for (const off of offs) off();
+      stopRotation();
       primary.close();
       log.log('INFO', 'server stopped');
       setTimeout(() => process.exit(0), 100).unref();
@@ -195,6 +201,7 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
       for (const off of offs) off();
       for (const w of live()) send(w, { [CLUSTER_MESSAGE]: 'shutdown' });
       await allExited(CLOSE_TIMEOUT_MS + 3_000);
+      stopRotation();
       primary.close();
     },
   };

@@ -32,6 +32,11 @@ export interface RouteSpec {
   readonly auth: RouteAuth;
   /** Counted by the `kes_http_request_*` metrics (key, policy and identity routes). */
   readonly counted: boolean;
+  /**
+   * The handler streams its reply (`res.write` as data comes). Such replies cannot be held
+   * back until their audit record is written (see `audit-file.ts`).
+   */
+  readonly streams?: boolean;
   readonly handler: RouteHandler;
 }
 

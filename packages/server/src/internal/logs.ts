@@ -7,6 +7,8 @@
  * timing and catalogued messages (plus an error cause's message for 5xx).
  */
 import type { LogLevel, LogOptions } from '../options.js';
+import { AuditFile, DEFAULT_AUDIT_MAX_FILES, DEFAULT_AUDIT_MAX_SIZE } from './audit-file.js';
+import type { AuditFileOptions } from './audit-file.js';
 import type { AnyResponse } from './http.js';
 
 /** One audit record (spec §11.1). */
@@ -76,6 +78,9 @@ export class LogHub {
   #forwardAudit = false;
   #forwardError = false;
   #onSubscribers: ((audit: number, error: number) => void) | undefined;
+  #auditFile: AuditFile | undefined;
+  /** This process rotates the audit file (false in a cluster worker: the primary does). */
+  #rotatesAuditFile = true;
 
   constructor(options: LogOptions | undefined, counters?: LogCounters) {
     this.#counters = counters;
@@ -90,11 +95,41 @@ export class LogHub {
     this.#auditConsole = auditLevel === 'DEBUG' || auditLevel === 'INFO' ? (options?.auditStream ?? process.stdout) : undefined;
     this.#errorConsole = errorLevel !== 'off' ? (options?.errorStream ?? process.stderr) : undefined;
     this.#json = options?.format === 'json';
+    this.#setAuditFile(options?.auditFile);
+  }
+
+  /** The audit file, when `log.auditFile` is set. */
+  get auditFile(): AuditFile | undefined {
+    return this.#auditFile;
+  }
+
+  /** Opens (lazily, on the first record), replaces or closes the audit file after a (re)configure. */
+  #setAuditFile(options: AuditFileOptions | undefined, force = false): void {
+    const old = this.#auditFile;
+    if (!force && sameAuditFile(old?.options, options)) return;
+    const next = options === undefined ? undefined : new AuditFile(options, { rotate: this.#rotatesAuditFile });
+    if (next) next.onError = (message) => this.error(message, undefined);
+    this.#auditFile = next;
+    // Records already queued on the old file are written before it closes.
+    void old?.close();
+  }
+
+  /** Closes the audit file after its pending writes (server shutdown). */
+  async closeAuditFile(): Promise<void> {
+    const f = this.#auditFile;
+    this.#auditFile = undefined;
+    await f?.close();
   }
 
   /** True when an audit event would go anywhere (lets the hot path skip building it). */
   get wantsAudit(): boolean {
-    return this.#auditConsole !== undefined || this.#auditListeners.size > 0 || this.#auditStreams.size > 0 || this.#forwardAudit;
+    return (
+      this.#auditConsole !== undefined ||
+      this.#auditListeners.size > 0 ||
+      this.#auditStreams.size > 0 ||
+      this.#forwardAudit ||
+      this.#auditFile !== undefined
+    );
   }
 
   /**
@@ -104,6 +139,9 @@ export class LogHub {
   link(sink: RemoteSink, onSubscribers: (audit: number, error: number) => void): void {
     this.#remote = sink;
     this.#onSubscribers = onSubscribers;
+    // Workers share the file; only the primary rotates it (they follow by inode).
+    this.#rotatesAuditFile = false;
+    if (this.#auditFile) this.#setAuditFile(this.#auditFile.options, true);
   }
 
   /** Switches forwarding to the remote sink on or off, per kind (only while someone subscribes elsewhere). */
@@ -150,7 +188,13 @@ export class LogHub {
     this.#onSubscribers?.(this.#auditStreams.size, this.#errorStreams.size);
   }
 
-  audit(event: AuditEvent, method: string): void {
+  /**
+   * Hands an audit record to every sink. `fileDone`: the caller has written it to the
+   * audit file already (held replies); otherwise it is appended without waiting, and kept
+   * for the next attempt if that fails.
+   */
+  audit(event: AuditEvent, method: string, fileDone = false): void {
+    if (!fileDone && this.#auditFile) this.#auditFile.append(auditLine(event)).catch(() => undefined);
     if (this.#auditStreams.size > 0) {
       const line = `${JSON.stringify(event)}\n`;
       for (const res of this.#auditStreams) {
@@ -226,6 +270,22 @@ export class LogHub {
     w.write(line);
     return true;
   }
+}
+
+/** One audit-file line: the record as `/v1/log/audit` streams it. */
+export function auditLine(event: AuditEvent): string {
+  return `${JSON.stringify(event)}\n`;
+}
+
+function sameAuditFile(a: Required<AuditFileOptions> | undefined, b: AuditFileOptions | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.path === b.path &&
+    a.failClosed === (b.failClosed ?? false) &&
+    a.fsync === (b.fsync ?? false) &&
+    a.maxSizeBytes === (b.maxSizeBytes ?? DEFAULT_AUDIT_MAX_SIZE) &&
+    a.maxFiles === (b.maxFiles ?? DEFAULT_AUDIT_MAX_FILES)
+  );
 }
 
 function safeCall(l: Listener, event: object): void {

@@ -13,10 +13,11 @@ import { causeChain, clientError } from './client-errors.js';
 import type { Ctx, Shared } from './context.js';
 import { DeadlineQueue } from './deadline.js';
 import type { RouteDeadline } from './deadline.js';
+import { HeldResponse } from './held-response.js';
 import { replyAsteriskBadRequest, replyBadRequest, replyEmpty, replyError, replyNotFound, replyRedirect } from './http.js';
 import type { AnyRequest, AnyResponse } from './http.js';
 import { PeerIdentifier } from './identify.js';
-import { rfc3339Nano } from './logs.js';
+import { auditLine, rfc3339Nano } from './logs.js';
 import type { AuditEvent, ErrorContext } from './logs.js';
 import { cleanPath, locationOf, printable, requestPath, unescapePath } from './router.js';
 import type { State } from './state.js';
@@ -96,6 +97,9 @@ export class Pipeline {
     let clientIp = ip;
     let deadline: RouteDeadline | undefined;
     let metricStart = -1;
+    let held: HeldResponse | undefined;
+    let threw = false;
+    const auditFile = this.shared.logs.auditFile;
     try {
       // 1. Method check (POST is accepted where the route says PUT).
       if (method !== route.method && !(method === 'POST' && route.method === 'PUT')) {
@@ -122,13 +126,19 @@ export class Pipeline {
           identity = ''; // identify-only: a missing/ambiguous certificate is not an error
         }
       }
-      // 4. The route's handler.
+      // 4. With an audit file, the reply waits for its record (see held-response.ts); a
+      // fail-closed file that cannot be written refuses the request before it runs.
+      if (auditFile !== undefined) {
+        if (auditFile.options.failClosed && !(await auditFile.ready())) throw new KesError('ERR_KES_AUDIT_UNAVAILABLE');
+        if (!route.streams) held = new HeldResponse();
+      }
+      // 5. The route's handler.
       if (route.counted) metricStart = this.shared.metrics.begin();
       const ctx: Ctx = {
         shared: this.shared,
         state,
         req,
-        res,
+        res: held === undefined ? res : (held as unknown as AnyResponse),
         route,
         resource: m.resource,
         path: decoded,
@@ -139,6 +149,8 @@ export class Pipeline {
       };
       status = await route.handler(ctx);
     } catch (e) {
+      threw = true;
+      held?.discard();
       if (deadline?.timedOut) {
         status = TIMED_OUT;
       } else {
@@ -152,8 +164,13 @@ export class Pipeline {
           this.shared.logs.error('request timed out', { method, path, ip: clientIp, identity });
         }
       }
-      if (metricStart >= 0) this.shared.metrics.end(metricStart, status);
-      this.#audit(startMs, t0, clientIp, path, identity, status, method);
+      if (held !== undefined && auditFile !== undefined && !threw && status !== TIMED_OUT) {
+        status = await this.#commit(held, res, auditFile, startMs, t0, clientIp, path, identity, status, method);
+        if (metricStart >= 0) this.shared.metrics.end(metricStart, status);
+      } else {
+        if (metricStart >= 0) this.shared.metrics.end(metricStart, status);
+        this.#audit(startMs, t0, clientIp, path, identity, status, method);
+      }
       if (--state.inflight === 0 && state !== this.state) state.onDrained?.();
       if (--this.#inflight === 0 && this.#idle.length > 0) {
         const waiting = this.#idle;
@@ -177,17 +194,56 @@ export class Pipeline {
     return replyError(res, err.status, err.message);
   }
 
+  /**
+   * Writes the audit record of a held reply, then releases the reply. When the write
+   * fails, a fail-closed file turns the reply into 503 (its body, which may hold a data
+   * key, is wiped unsent); otherwise the reply goes out and the record waits in the
+   * file's backlog. Returns the status the client got.
+   */
+  async #commit(
+    held: HeldResponse,
+    res: AnyResponse,
+    file: NonNullable<Shared['logs']['auditFile']>,
+    startMs: number,
+    t0: number,
+    ip: string,
+    path: string,
+    identity: string,
+    status: number,
+    method: string,
+  ): Promise<number> {
+    let event = auditEvent(startMs, t0, ip, path, identity, status);
+    const written = await file.append(auditLine(event), false).then(
+      () => true,
+      () => false,
+    );
+    if (!written && file.options.failClosed) {
+      held.discard();
+      const err = new KesError('ERR_KES_AUDIT_UNAVAILABLE');
+      status = replyError(res, err.status, err.message);
+      event = auditEvent(startMs, t0, ip, path, identity, status);
+    } else {
+      held.release(res);
+    }
+    if (!written) file.keep(auditLine(event));
+    this.shared.logs.audit(event, method, true);
+    return status;
+  }
+
   #audit(startMs: number, t0: number, ip: string, path: string, identity: string, code: number, method: string): void {
     const logs = this.shared.logs;
     if (!logs.wantsAudit) return;
-    // Field order as upstream: ip, path, identity (empty ones omitted).
-    const request: { ip?: string; path: string; identity?: string } = ip ? { ip, path } : { path };
-    if (identity) request.identity = identity;
-    const event: AuditEvent = {
-      time: rfc3339Nano(startMs),
-      request,
-      response: { code, time: Math.trunc(performance.now() - t0) },
-    };
-    logs.audit(event, method);
+    logs.audit(auditEvent(startMs, t0, ip, path, identity, code), method);
   }
+}
+
+/** One audit record; field order as upstream: ip, path, identity (empty ones omitted). */
+function auditEvent(startMs: number, t0: number, ip: string, path: string, identity: string, code: number): AuditEvent {
+  const request: { ip?: string; path: string; identity?: string } = ip ? { ip, path } : { path };
+  if (identity) request.identity = identity;
+  return {
+    time: rfc3339Nano(startMs),
+    request,
+    response: { code, time: Math.trunc(performance.now() - t0) },
+  };
 }

@@ -34,6 +34,26 @@ function auditLog(ctx: Ctx): Promise<number> {
 
 /** The log routes, last in `/v1/api`. No timeout: a stream stays open as long as the client reads. */
 export const LOG_ROUTES: readonly RouteSpec[] = [
-  { id: 'log-error', key: '/v1/log/error', method: 'GET', maxBody: 0, timeoutMs: 0, auth: 'policy', counted: false, handler: errorLog },
-  { id: 'log-audit', key: '/v1/log/audit', method: 'GET', maxBody: 0, timeoutMs: 0, auth: 'policy', counted: false, handler: auditLog },
+  {
+    id: 'log-error',
+    key: '/v1/log/error',
+    method: 'GET',
+    maxBody: 0,
+    timeoutMs: 0,
+    auth: 'policy',
+    counted: false,
+    streams: true,
+    handler: errorLog,
+  },
+  {
+    id: 'log-audit',
+    key: '/v1/log/audit',
+    method: 'GET',
+    maxBody: 0,
+    timeoutMs: 0,
+    auth: 'policy',
+    counted: false,
+    streams: true,
+    handler: auditLog,
+  },
 ];
