@@ -128,13 +128,20 @@ describe('current format (HEAD)', () => {
     });
   });
 
-  it('a key store kes-ts cannot run is accepted by the loader and rejected at start', async () => {
+  it('a gcp section loads into GCP Secret Manager options', async () => {
     const c = await loadConfigFile(`${dir}gcp.yml`, { env: {} });
-    expect(c.keyStore).toEqual({ type: 'unsupported', name: 'gcp' });
+    expect(c.keyStore).toMatchObject({ type: 'gcp', options: { projectId: 'my-project', credentials: { privateKeyId: 'abcd' } } });
+  });
+
+  it('a key store kes-ts cannot run is accepted by the loader and rejected at start', async () => {
+    const c = parseConfigText(`admin: {identity: ${ADMIN}}\ntls: {key: k, cert: c}\nkeystore:\n  kes:\n    endpoint: [https://kes:7373]\n`, {
+      file: 'kes-as-keystore.yml',
+    });
+    expect(c.keyStore).toEqual({ type: 'unsupported', name: 'kes' });
     const err = await openKeyStore(c).catch((e: unknown) => e);
     expect(isConfigError(err)).toBe(true);
-    expect((err as Error).message).toBe(
-      `${dir}gcp.yml: keystore.gcp: key store 'gcp' is not supported by kes-ts yet (supported: fs, vault, aws, memory)`,
+    expect((err as Error).message).toMatch(
+      /^kes-as-keystore\.yml: keystore\.kes: key store 'kes' was removed in upstream KES v0\.23 and is not supported by kes-ts \(supported: fs, vault, aws, gcp, azure, gemalto, fortanix, entrust, memory\)$/,
     );
   });
 

@@ -1,5 +1,5 @@
 // Public API of @kes/keystores. Exports are listed by name; internals live in src/internal/.
-// Backends with heavy dependencies (vault, aws) are reached through createKeyStore or
+// Backends with heavy dependencies (vault, aws, and the cloud/appliance stores) are reached through createKeyStore or
 // their own subpath (`@kes/keystores/vault`, `@kes/keystores/aws`), never imported here.
 
 // In-memory reference store (./memory.ts)
@@ -17,3 +17,8 @@ export type { KeyStoreConfig, CustomKeyStoreConfig, KeyStoreLoader } from './reg
 // Option types of the lazily loaded backends (type-only: importing them loads nothing).
 export type { VaultKeyStoreOptions } from './vault.js';
 export type { AwsKeyStoreOptions } from './aws.js';
+export type { GcpKeyStoreOptions } from './gcp.js';
+export type { AzureKeyStoreOptions } from './azure.js';
+export type { GemaltoKeyStoreOptions } from './gemalto.js';
+export type { FortanixKeyStoreOptions } from './fortanix.js';
+export type { EntrustKeyStoreOptions } from './entrust.js';

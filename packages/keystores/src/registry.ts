@@ -6,7 +6,12 @@
 import { KesError } from '@kes/core';
 import type { KeyStore } from '@kes/core';
 import type { AwsKeyStoreOptions } from './aws.js';
+import type { AzureKeyStoreOptions } from './azure.js';
+import type { EntrustKeyStoreOptions } from './entrust.js';
+import type { FortanixKeyStoreOptions } from './fortanix.js';
 import type { FsKeyStoreOptions } from './fs.js';
+import type { GcpKeyStoreOptions } from './gcp.js';
+import type { GemaltoKeyStoreOptions } from './gemalto.js';
 import type { MemoryKeyStoreOptions } from './memory.js';
 import type { VaultKeyStoreOptions } from './vault.js';
 
@@ -15,7 +20,12 @@ export type KeyStoreConfig =
   | { readonly type: 'memory'; readonly options?: MemoryKeyStoreOptions }
   | { readonly type: 'fs'; readonly options: FsKeyStoreOptions }
   | { readonly type: 'vault'; readonly options: VaultKeyStoreOptions }
-  | { readonly type: 'aws'; readonly options: AwsKeyStoreOptions };
+  | { readonly type: 'aws'; readonly options: AwsKeyStoreOptions }
+  | { readonly type: 'gcp'; readonly options: GcpKeyStoreOptions }
+  | { readonly type: 'azure'; readonly options: AzureKeyStoreOptions }
+  | { readonly type: 'gemalto'; readonly options: GemaltoKeyStoreOptions }
+  | { readonly type: 'fortanix'; readonly options: FortanixKeyStoreOptions }
+  | { readonly type: 'entrust'; readonly options: EntrustKeyStoreOptions };
 
 /** Selects a backend registered with {@link registerKeyStore}. */
 export interface CustomKeyStoreConfig {
@@ -35,6 +45,11 @@ const BUILT_IN: Readonly<Record<KeyStoreConfig['type'], Factory>> = {
   fs: async (o) => (await import('./fs.js')).createFsKeyStore(o as FsKeyStoreOptions),
   vault: async (o) => (await import('./vault.js')).createVaultKeyStore(o as VaultKeyStoreOptions),
   aws: async (o) => (await import('./aws.js')).createAwsKeyStore(o as AwsKeyStoreOptions),
+  gcp: async (o) => (await import('./gcp.js')).createGcpKeyStore(o as GcpKeyStoreOptions),
+  azure: async (o) => (await import('./azure.js')).createAzureKeyStore(o as AzureKeyStoreOptions),
+  gemalto: async (o) => (await import('./gemalto.js')).createGemaltoKeyStore(o as GemaltoKeyStoreOptions),
+  fortanix: async (o) => (await import('./fortanix.js')).createFortanixKeyStore(o as FortanixKeyStoreOptions),
+  entrust: async (o) => (await import('./entrust.js')).createEntrustKeyStore(o as EntrustKeyStoreOptions),
 };
 
 const custom = new Map<string, Factory>();
@@ -69,7 +84,7 @@ export function registerKeyStore<O>(type: string, loader: KeyStoreLoader<O>): vo
  * the registered ones in registration order.
  *
  * @example
- * keyStoreTypes(); // ['memory', 'fs', 'vault', 'aws']
+ * keyStoreTypes(); // ['memory', 'fs', 'vault', 'aws', 'gcp', 'azure', 'gemalto', 'fortanix', 'entrust']
  */
 export function keyStoreTypes(): string[] {
   return [...Object.keys(BUILT_IN), ...custom.keys()];

@@ -14,9 +14,9 @@ export type ConfigServerOptions = Omit<KesServerOptions, 'keyStore'> &
   Required<Pick<KesServerOptions, 'policies' | 'patternSemantics' | 'cache' | 'api' | 'tls' | 'log' | 'keys'>>;
 
 /**
- * A key-store section kes-ts reads but cannot run (`gcp`, `azure`, `gemalto`,
- * `fortanix`, `entrust`, `kes`, `generic`). Loading succeeds, so every other problem
- * of the file is still reported; opening it fails (see `openKeyStore`).
+ * A key-store section kes-ts reads but cannot run (`kes`, `generic`: removed in upstream
+ * KES v0.23). Loading succeeds, so every other problem of the file is still reported;
+ * opening it fails (see `openKeyStore`).
  */
 export interface UnsupportedKeyStoreConfig {
   readonly type: 'unsupported';

@@ -7,10 +7,15 @@ import type { ConfigKeyStore } from '../types.js';
 import { isMap } from '../values.js';
 import type { CheckContext } from '../values.js';
 import { awsSection } from './aws.js';
+import { azureSection } from './azure.js';
+import { entrustSection } from './entrust.js';
+import { fortanixSection } from './fortanix.js';
 import { fsSection } from './fs.js';
+import { gcpSection } from './gcp.js';
+import { gemaltoSection } from './gemalto.js';
 import { memorySection } from './memory.js';
 import type { KeyStoreSection } from './section.js';
-import { azureSection, entrustSection, fortanixSection, gcpSection, gemaltoSection, genericSection, kesSection } from './unsupported.js';
+import { genericSection, kesSection } from './unsupported.js';
 import { vaultSection } from './vault.js';
 
 /** Every section `keystore:` accepts, in the order messages and hints list them. */
@@ -108,7 +113,7 @@ export function keyStoreSectionPath(keyStore: ConfigKeyStore): string {
  *
  * @param config - a loaded config, or just its `file` (for messages) and `keyStore`.
  * @throws `ERR_KES_INVALID_CONFIG` ({@link ConfigError}) for a backend kes-ts cannot run
- *   (gcp, azure, …); `ERR_KES_INVALID_ARGUMENT` for options the backend refuses.
+ *   (`kes`, `generic`: removed upstream); `ERR_KES_INVALID_ARGUMENT` for options the backend refuses.
  * @example
  * const config = await loadConfigFile('kes.yml', { env: process.env });
  * const server = await createKesServer({ ...config.options, keyStore: await openKeyStore(config) });
@@ -118,7 +123,7 @@ export async function openKeyStore(config: { readonly file?: string; readonly ke
   if (ks.type === 'unsupported') {
     const file = config.file || 'config';
     throw new ConfigError([
-      `${file}: keystore.${ks.name}: key store '${ks.name}' is not supported by kes-ts yet (supported: ${supportedSections().join(', ')})`,
+      `${file}: keystore.${ks.name}: key store '${ks.name}' was removed in upstream KES v0.23 and is not supported by kes-ts (supported: ${supportedSections().join(', ')})`,
     ]);
   }
   return createKeyStore(ks);
@@ -141,6 +146,16 @@ export function describeKeyStore(keyStore: ConfigKeyStore): string {
       return `Hashicorp Vault: ${keyStore.options.endpoint}`;
     case 'aws':
       return `AWS SecretsManager: ${keyStore.options.endpoint}`;
+    case 'gcp':
+      return `GCP SecretManager: Project=${keyStore.options.projectId}`;
+    case 'azure':
+      return `Azure KeyVault: ${keyStore.options.endpoint}`;
+    case 'gemalto':
+      return `Gemalto KeySecure: ${keyStore.options.endpoint}`;
+    case 'fortanix':
+      return `Fortanix SDKMS: ${keyStore.options.endpoint}`;
+    case 'entrust':
+      return `Entrust KeyControl: ${keyStore.options.endpoint}`;
     case 'unsupported':
       return keyStore.name;
   }
