@@ -13,17 +13,18 @@
 // Options (env): KES_BENCH_SECONDS (2), KES_BENCH_REPEATS (3), KES_BENCH_WORKERS (N,
 // default os.availableParallelism()), KES_BENCH_ONLY=<substring of scenario or server>,
 // KES_BENCH_CONNECTIONS (e.g. "16"), KES_BENCH_H2=1 (HTTP/2 client; kes-ts with tls.http2),
-// KES_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" (node flags of the kes-ts servers).
+// KES_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" (node flags of the kes-ts servers),
+// KES_BENCH_SCALE=0 (skip the scale scenarios of scripts/bench-scale.mjs).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
 import https from 'node:https';
 import os from 'node:os';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ApiKey, createSelfSignedCertificate } from '@kes/core';
+import { runScale } from './bench-scale.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.KES_BENCH_SECONDS ?? 2);
@@ -273,6 +274,14 @@ for (let r = 0; r < repeats; r++) {
     }
   }
 }
+// Scale scenarios (cold-cache storm, 100,000 keys listed and cached): scripts/bench-scale.mjs.
+const scale =
+  process.env.KES_BENCH_SCALE === '0'
+    ? undefined
+    : await runScale({
+        work: `${work}/scale`,
+        vault: bao ? { addr: `https://127.0.0.1:${bao.port}`, token: bao.headers['X-Vault-Token'] } : undefined,
+      });
 for (const c of children) c.kill('SIGTERM');
 
 const median = (xs) => {
@@ -316,10 +325,14 @@ const md = [
   ),
 ].join('\n');
 console.log(md);
+if (scale) console.log(`\n${scale.md}`);
 console.log(`\n${Math.round((Date.now() - t0) / 1000)} s in all`);
 mkdirSync(outDir, { recursive: true });
 const meta = { date: new Date().toISOString(), machine, openbao: bao?.version, seconds, repeats, workers: N, h2 };
-writeFileSync(`${outDir}/latest.json`, `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
-writeFileSync(`${outDir}/latest.md`, `# kes-ts bench ${meta.date}\n\n${machine}${bao ? `; ${bao.version}` : ''}\n\n${md}\n`);
+writeFileSync(`${outDir}/latest.json`, `${JSON.stringify({ ...meta, rows, scale: scale?.rows }, null, 2)}\n`);
+writeFileSync(
+  `${outDir}/latest.md`,
+  `# kes-ts bench ${meta.date}\n\n${machine}${bao ? `; ${bao.version}` : ''}\n\n${md}\n${scale ? `\n${scale.md}\n` : ''}`,
+);
 console.log(`written: ${outDir}/latest.json, latest.md`);
 process.exit(0);

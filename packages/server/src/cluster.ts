@@ -33,6 +33,9 @@ const QUERY_TIMEOUT_MS = 2_000;
 
 type What = 'status' | 'metrics';
 
+/** How long a worker reuses the cluster's status figures (see `WorkerLink.attach`). */
+const STATUS_TTL_MS = 250;
+
 /** The IPC messages (all carry `kes` so that other users of the channel are left alone). */
 type Message =
   /** worker → primary: the handler is up and answers `facts`. */
@@ -69,6 +72,7 @@ function sendTo(target: Pick<Worker, 'send'> | NodeJS.Process, msg: Message): vo
 /** The worker end: answers the primary's `facts`, asks it for the cluster's, carries log events. */
 class WorkerLink {
   #shared: Shared | undefined;
+  #status: { readonly at: number; readonly value: Promise<ClusterStatus> } | undefined;
   #seq = 0;
   readonly #pending = new Map<number, { resolve: (m: { startedAt: number; replies: unknown[] }) => void; timer: NodeJS.Timeout }>();
 
@@ -85,9 +89,19 @@ class WorkerLink {
       (audit, error) => sendTo(process, { kes: 'subscribers', audit, error }),
     );
     shared.cluster = {
-      status: async (): Promise<ClusterStatus> => {
-        const a = await this.#query('status');
-        return { startedAt: a.startedAt, workers: a.replies as WorkerFacts[] };
+      status: (): Promise<ClusterStatus> => {
+        // One round trip through the primary per STATUS_TTL_MS, shared by every request in
+        // that window: a status poller at full speed would otherwise cost two IPC hops each.
+        const now = Date.now();
+        const cached = this.#status;
+        if (cached !== undefined && now - cached.at < STATUS_TTL_MS) return cached.value;
+        const value = this.#query('status').then((a) => ({ startedAt: a.startedAt, workers: a.replies as WorkerFacts[] }));
+        const entry = { at: now, value };
+        this.#status = entry;
+        value.catch(() => {
+          if (this.#status === entry) this.#status = undefined;
+        });
+        return value;
       },
       metrics: async (): Promise<MetricsSnapshot[]> => (await this.#query('metrics')).replies as MetricsSnapshot[],
     };
