@@ -17,7 +17,7 @@ import type { ConnectionLimits, KesServerOptions } from './options.js';
 import { clientAuthMode, loadTlsMaterial } from './tls.js';
 import type { ClientAuthMode, TlsMaterial } from './tls.js';
 import { joinHostPort, splitHostPort } from './address.js';
-import { closeIfBodyUnread, hasBody, peerCertificates, resolveLimits } from './internal/connection.js';
+import { closeIfBodyUnread, closeWithConnection, hasBody, peerCertificates, resolveLimits } from './internal/connection.js';
 import type { AnyRequest, AnyResponse } from './internal/http.js';
 
 /** A running (or ready to run) KES server. */
@@ -204,6 +204,8 @@ class KesServerImpl implements KesServer {
       }
     });
     if (this.#closing !== undefined) this.#noKeepAlive(res);
+    // HTTP/1 responses only (with `http2`, HTTP/1.1 clients are served here too): a queued pipelined one.
+    if (!('stream' in res) && res.socket === null) closeWithConnection(req as IncomingMessage, res);
     if (!this.#http2 && hasBody(req)) res.once('finish', () => closeIfBodyUnread(req as IncomingMessage));
     this.#handler.handle(req, res, peer);
   }

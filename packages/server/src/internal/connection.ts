@@ -3,7 +3,8 @@
  * left them, connection limits, and closing a connection whose request body was not read.
  */
 import { X509Certificate } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { KesError } from '@kes/core';
 import type { ConnectionLimits } from '../options.js';
@@ -67,6 +68,40 @@ export function closeIfBodyUnread(req: IncomingMessage): void {
   const socket = req.socket;
   socket.end();
   setTimeout(() => socket.destroy(), UNREAD_BODY_LINGER_MS).unref();
+}
+
+/** Responses Node has queued behind another one, per connection (see `closeWithConnection`). */
+const queued = new WeakMap<Socket, Set<ServerResponse>>();
+
+/**
+ * For a pipelined HTTP/1.1 request whose response Node has queued behind an earlier one
+ * (`res.socket` is still null): when the connection closes first, Node never attaches the
+ * response and never emits its 'close', so it is given one here. One listener per
+ * connection, however many requests are queued on it.
+ *
+ * Threat: a client that pipelined a request behind a slow one (a log stream) and left kept
+ * that request in flight forever: a `/v1/log/*` stream stayed subscribed and buffered
+ * events, and `close()` waited for it until its timeout.
+ */
+export function closeWithConnection(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  let set = queued.get(socket);
+  if (set === undefined) {
+    const waiting = new Set<ServerResponse>();
+    set = waiting;
+    queued.set(socket, waiting);
+    socket.once('close', () => {
+      for (const r of waiting) {
+        if (!r.destroyed) {
+          r.destroyed = true;
+          r.emit('close');
+        }
+      }
+      waiting.clear();
+    });
+  }
+  set.add(res);
+  res.once('close', () => set.delete(res));
 }
 
 /** True if the request announces a body (HTTP/1.1: a non-zero Content-Length, or Transfer-Encoding). */

@@ -16,6 +16,13 @@ function logStream(ctx: Ctx, kind: 'audit' | 'error'): Promise<number> {
     };
     res.once('close', finish);
     res.once('finish', finish);
+    // A client that left before the handler ran (an in-process caller's aborted signal, a
+    // connection closed while the request waited) sends no further 'close': without this
+    // check the stream stayed subscribed and in flight until shutdown.
+    if (res.destroyed || ctx.req.socket?.destroyed === true) {
+      finish();
+      return;
+    }
     if (ctx.shared.closing) {
       res.end();
       return;
