@@ -2,8 +2,10 @@
 // into an empty directory (its other dependencies from the npm registry) and runs there.
 // `pnpm pack` is what `pnpm publish` (and so `changeset publish`) uploads: it applies
 // `publishConfig` and rewrites `workspace:*` to the sibling's version, which `npm pack`
-// would not. Needs `pnpm build` (skipped without it, except in CI) and the npm registry;
-// takes about 20 s.
+// would not. The same tarballs then go through what docs/install.md tells users to do:
+// an app that depends on @kes/server and @kes/client, `npm install -g`, and `npx -p`.
+// Needs `pnpm build` (skipped without it, except in CI) and the npm registry; takes about
+// 60 s (each npm install resolves the third-party dependencies again).
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -84,9 +86,10 @@ describe.skipIf(!built)('packed tarballs install and run in an empty directory',
   const installed = (p: Dir) => join(modules, '@kes', p);
   const kes = (args: string[]) => run(join(modules, '.bin', 'kes'), args, { cwd: dir, env: childEnv, encoding: 'utf8' });
   const node = (script: string) => run(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env: childEnv, encoding: 'utf8' });
+  const tarballs = join(dir, 'tarballs');
+  const tarball = (p: Dir) => join(tarballs, `kes-${p}-${manifest(p).version}.tgz`);
 
   beforeAll(async () => {
-    const tarballs = join(dir, 'tarballs');
     mkdirSync(tarballs);
     await Promise.all(
       PACKAGES.map((p) => run('npx', ['-y', pnpmSpec, 'pack', '--pack-destination', tarballs], { cwd: join(repo, 'packages', p), env: childEnv })),
@@ -225,4 +228,69 @@ describe.skipIf(!built)('packed tarballs install and run in an empty directory',
       'key store check failed: AWS SecretsManager: http://127.0.0.1:9: @aws-sdk/client-secrets-manager is not installed',
     );
   });
+
+  // docs/install.md, "Depending on @kes/server from your app": the app as written there.
+  it('an app that depends on the packages starts a server and talks to it with @kes/client', async () => {
+    const app = join(dir, 'my-app');
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'package.json'),
+      `${JSON.stringify({ name: 'my-app', private: true, type: 'module', dependencies: Object.fromEntries(PACKAGES.filter((p) => p !== 'cli').map((p) => [`@kes/${p}`, `file:${tarball(p)}`])) })}\n`,
+    );
+    await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, env: childEnv });
+    writeFileSync(
+      join(app, 'server.mjs'),
+      `import { ApiKey, createSelfSignedCertificate } from '@kes/core';
+import { createKesClient } from '@kes/client';
+import { createMemoryKeyStore } from '@kes/keystores/memory';
+import { createKesServer } from '@kes/server';
+
+const admin = ApiKey.generate();
+const tls = createSelfSignedCertificate({ keyType: 'ecdsa-p256', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+const server = await createKesServer({
+  admin: admin.identity,
+  keyStore: createMemoryKeyStore(),
+  tls: { cert: tls.certificatePem, key: tls.privateKeyPem },
+  keys: [{ name: 'my-app-key' }],
+  log: { error: 'off', audit: 'off' },
+});
+await server.listen(0, '127.0.0.1');
+
+const client = createKesClient({ endpoints: server.url, apiKey: admin, ca: tls.certificatePem });
+const dek = await client.generateKey('my-app-key');
+const back = await client.decrypt('my-app-key', dek.ciphertext);
+console.log(JSON.stringify({ bytes: dek.plaintext.length, roundTrip: Buffer.from(back).equals(Buffer.from(dek.plaintext)), version: (await client.version()).version }));
+client.close();
+await server.close();
+`,
+    );
+    const { stdout } = await run(process.execPath, ['server.mjs'], { cwd: app, env: childEnv, encoding: 'utf8' });
+    expect(JSON.parse(stdout)).toEqual({ bytes: 32, roundTrip: true, version: manifest('server').version });
+  }, 180_000);
+
+  // docs/install.md: `npm install -g` of all tarballs at once (here into a temporary prefix).
+  it('npm install -g of the tarballs gives a working kes command', async () => {
+    const prefix = join(dir, 'global');
+    await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', ...PACKAGES.map(tarball)], {
+      cwd: dir,
+      env: childEnv,
+    });
+    const { stdout } = await run(join(prefix, 'bin', 'kes'), ['identity', 'new', '--json'], { cwd: dir, env: childEnv, encoding: 'utf8' });
+    expect(JSON.parse(stdout)).toMatchObject({ api_key: expect.stringMatching(/^kes:v1:/), identity: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  }, 180_000);
+
+  // docs/install.md: `npx -p` with the package (the tarballs stand in for the registry), from
+  // a directory without any kes: the scoped name is what makes npx run ours, not the
+  // unrelated `kes` package on the registry.
+  it('npx -p <the @kes/cli package> kes runs our kes', async () => {
+    const empty = join(dir, 'elsewhere');
+    mkdirSync(empty);
+    const cache = join(dir, 'npm-cache'); // a cache of its own, so no earlier npx run is reused
+    const { stdout } = await run('npx', ['-y', '--cache', cache, ...PACKAGES.flatMap((p) => ['-p', tarball(p)]), 'kes', '--version'], {
+      cwd: empty,
+      env: childEnv,
+      encoding: 'utf8',
+    });
+    expect(stdout.trim()).toBe(manifest('cli').version);
+  }, 180_000);
 });
