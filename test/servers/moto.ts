@@ -9,6 +9,8 @@ export interface MotoOptions {
   readonly env?: Record<string, string>;
   /** Log file name below `.cache/` (default `moto.log`). */
   readonly logName?: string;
+  /** Port to listen on (default: a free one); a fault test restarts a killed server on the same port. */
+  readonly port?: number;
 }
 
 /**
@@ -16,8 +18,10 @@ export interface MotoOptions {
  * answers and returns its endpoint, or the reason it could not start.
  * Its output goes to `.cache/moto.log` (or `options.logName`).
  */
-export async function startMoto(options: MotoOptions = {}): Promise<{ endpoint: string; stop: () => Promise<void> } | { error: string }> {
-  const port = await freePort();
+export async function startMoto(
+  options: MotoOptions = {},
+): Promise<{ endpoint: string; pid: number; stop: () => Promise<void> } | { error: string }> {
+  const port = options.port ?? (await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
   const started = await startService({
     name: options.env === undefined ? 'moto_server' : 'moto_server (custom environment)',
@@ -34,5 +38,5 @@ export async function startMoto(options: MotoOptions = {}): Promise<{ endpoint: 
     // Cold Python imports can take a while on the first start.
     startTimeoutMs: 60_000,
   });
-  return 'error' in started ? started : { endpoint, stop: started.stop };
+  return 'error' in started ? started : { endpoint, pid: started.pid, stop: started.stop };
 }

@@ -5,10 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { startService } from './service.js';
 import { cacheDir, freePort, venvBin } from './venv.js';
 
-/** Starts `bao server -dev`; resolves with its address and root token, or the reason it could not start. */
-export async function startOpenBao(): Promise<{ addr: string; token: string; stop: () => Promise<void> } | { error: string }> {
-  const port = await freePort();
-  const token = `root-${randomBytes(12).toString('hex')}`;
+/** Options of {@link startOpenBao}: a fault test restarts a killed server on the same port with the same token. */
+export interface OpenBaoOptions {
+  readonly port?: number;
+  readonly token?: string;
+}
+
+/** Starts `bao server -dev`; resolves with its address, root token and PID, or the reason it could not start. */
+export async function startOpenBao(
+  options: OpenBaoOptions = {},
+): Promise<{ addr: string; token: string; pid: number; stop: () => Promise<void> } | { error: string }> {
+  const port = options.port ?? (await freePort());
+  const token = options.token ?? `root-${randomBytes(12).toString('hex')}`;
   const addr = `http://127.0.0.1:${port}`;
   const started = await startService({
     name: 'OpenBao dev server',
@@ -25,5 +33,5 @@ export async function startOpenBao(): Promise<{ addr: string; token: string; sto
     },
     startTimeoutMs: 30_000,
   });
-  return 'error' in started ? started : { addr, token, stop: started.stop };
+  return 'error' in started ? started : { addr, token, pid: started.pid, stop: started.stop };
 }

@@ -1,5 +1,6 @@
 // Runs one test server process: spawn with output to a log file, wait until it is
-// ready (or dies), and stop it by PID (SIGTERM, then SIGKILL after 5 s).
+// ready (or dies), and stop it by PID (SIGTERM, then SIGKILL after 5 s; a stopped
+// (SIGSTOP) process is resumed first so that it can exit).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { cacheDir, waitUntil } from './venv.js';
@@ -18,7 +19,7 @@ export interface ServiceSpec {
 }
 
 /** Starts the service; resolves with its `stop()` or the reason it could not start. */
-export async function startService(spec: ServiceSpec): Promise<{ stop: () => Promise<void> } | { error: string }> {
+export async function startService(spec: ServiceSpec): Promise<{ stop: () => Promise<void>; pid: number } | { error: string }> {
   if (!existsSync(spec.bin)) return { error: `${spec.bin} not found (not installed in the test venv)` };
   mkdirSync(cacheDir, { recursive: true });
   const log = openSync(spec.logFile, 'w');
@@ -45,6 +46,7 @@ export async function startService(spec: ServiceSpec): Promise<{ stop: () => Pro
         // already gone
       }
     };
+    kill('SIGCONT');
     kill('SIGTERM');
     const timer = setTimeout(() => {
       if (!exited) kill('SIGKILL');
@@ -66,5 +68,6 @@ export async function startService(spec: ServiceSpec): Promise<{ stop: () => Pro
     await stop();
     return { error: `${(err as Error).message} (see ${spec.logFile})` };
   }
-  return { stop };
+  // The PID lets fault tests stop (SIGSTOP), resume or kill the server themselves.
+  return { stop, pid: child.pid ?? 0 };
 }

@@ -45,6 +45,18 @@ export const FS_MAX_VALUE_SIZE = 1 << 20;
 
 /** Prefix of temporary files. `.` is not allowed in key names, so a temp file is never listed or read as a key. */
 const TEMP_PREFIX = '.tmp-';
+/** Age after which a temp file counts as abandoned whatever its PID says (see `#removeStaleTemps`). */
+const STALE_TEMP_MS = 60 * 60_000;
+
+/** True if a process with this PID runs on this host (EPERM: it runs, as another user). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errno(e) === 'EPERM';
+  }
+}
 
 /** Maps an I/O failure to the store's error, keeping aborts and KesErrors as they are. */
 function ioError(e: unknown, signal: AbortSignal | undefined): unknown {
@@ -96,29 +108,62 @@ class FsKeyStore implements KeyStore {
    */
   #checkDir(): Promise<void> {
     this.#checked ??= (async () => {
-      const st = await stat(this.#dir);
-      if (!st.isDirectory()) throw new Error(`${this.#dir} is not a directory`);
-      if (process.platform === 'win32' || (st.mode & 0o077) === 0) return; // Windows has no mode bits to tighten
-      const wanted = st.mode & 0o700;
-      const uid = process.getuid?.();
-      const why =
-        uid !== undefined && uid !== 0 && uid !== st.uid
-          ? 'the process does not own it'
-          : await chmod(this.#dir, wanted).then(
-              () => undefined,
-              (e: unknown) => errno(e) ?? 'chmod failed',
-            );
-      if (why !== undefined) {
-        throw new Error(
-          `key directory ${this.#dir} has mode ${octal(st.mode)} (group/other access) and cannot be restricted to ${octal(wanted)}: ${why}`,
-        );
-      }
-      this.#warn(`fs key store: key directory ${this.#dir} had mode ${octal(st.mode)} (group/other access); restricted it to ${octal(wanted)}`);
+      await this.#checkMode();
+      await this.#removeStaleTemps();
     })().catch((e: unknown) => {
       this.#checked = undefined; // retry on the next call, e.g. after an operator fixed permissions
       throw e;
     });
     return this.#checked;
+  }
+
+  async #checkMode(): Promise<void> {
+    const st = await stat(this.#dir);
+    if (!st.isDirectory()) throw new Error(`${this.#dir} is not a directory`);
+    if (process.platform === 'win32' || (st.mode & 0o077) === 0) return; // Windows has no mode bits to tighten
+    const wanted = st.mode & 0o700;
+    const uid = process.getuid?.();
+    const why =
+      uid !== undefined && uid !== 0 && uid !== st.uid
+        ? 'the process does not own it'
+        : await chmod(this.#dir, wanted).then(
+            () => undefined,
+            (e: unknown) => errno(e) ?? 'chmod failed',
+          );
+    if (why !== undefined) {
+      throw new Error(
+        `key directory ${this.#dir} has mode ${octal(st.mode)} (group/other access) and cannot be restricted to ${octal(wanted)}: ${why}`,
+      );
+    }
+    this.#warn(`fs key store: key directory ${this.#dir} had mode ${octal(st.mode)} (group/other access); restricted it to ${octal(wanted)}`);
+  }
+
+  /**
+   * Once per store: removes the temp files of creates whose process died (SIGKILL, power
+   * loss) between writing the temp file and unlinking it. They are never keys, but they
+   * hold key material, so they must not pile up. A temp name carries its writer's PID
+   * (`.tmp-<pid>-<random>`); only files of processes that no longer run on this host, and
+   * files older than an hour (another host on shared storage, older names without a PID),
+   * are removed, so a create in flight in a live process (another worker) is left alone.
+   * Best effort: a failure here never fails the caller's request.
+   */
+  async #removeStaleTemps(): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(this.#dir)).filter((n) => n.startsWith(TEMP_PREFIX));
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const file = join(this.#dir, n);
+      const pid = /^\.tmp-(\d+)-/.exec(n)?.[1];
+      try {
+        const dead = pid !== undefined && Number(pid) !== process.pid && !isRunning(Number(pid));
+        if (dead || Date.now() - (await stat(file)).mtimeMs > STALE_TEMP_MS) await unlink(file);
+      } catch {
+        // gone already, or not ours to remove
+      }
+    }
   }
 
   /**
@@ -205,7 +250,7 @@ class FsKeyStore implements KeyStore {
       // Write the complete value to a private temp file first, then link() it to
       // the key name: link fails with EEXIST instead of replacing an existing key,
       // and a crash leaves either the whole key or none (never a torn value).
-      temp = join(this.#dir, `${TEMP_PREFIX}${randomBytes(12).toString('hex')}`);
+      temp = join(this.#dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(12).toString('hex')}`);
       const handle = await open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
       try {
         await handle.writeFile(bytes);

@@ -7,6 +7,11 @@ import { KesError, MasterKey, isKesError } from '@kes/core';
 import type { KeyStore, KeyStoreStatus } from '@kes/core';
 import type { CacheOptions } from '../options.js';
 
+/** Probe interval while the store is offline (see `KeyCache.#setOffline`). */
+const OFFLINE_PROBE_MS = 500;
+/** Longest a probe may take before the store counts as unreachable. */
+const PROBE_TIMEOUT_MS = 5_000;
+
 interface Entry {
   readonly key: MasterKey;
   used: boolean;
@@ -44,6 +49,9 @@ export class KeyCache {
   readonly #timers: NodeJS.Timeout[] = [];
   #offline = false;
   #closed = false;
+  #probing: Promise<void> | undefined;
+  /** Timers that run only while the store is offline (see #setOffline). */
+  readonly #offlineTimers: NodeJS.Timeout[] = [];
   /** Bumped by bulk evictions and deletes, so a fetch that raced one does not re-insert a stale key. */
   #generation = 0;
 
@@ -51,6 +59,7 @@ export class KeyCache {
     this.store = store;
     this.options = options;
     const { expiryAnyMs: any, expiryUnusedMs: unused, expiryOfflineMs: offline, probeIntervalMs } = options;
+    // The `offline` sweep runs only while the store is offline, see #setOffline.
     const holdWhileOffline = (): boolean => this.#offline && offline > 0;
     if (any > 0)
       this.#every(any, () => {
@@ -59,10 +68,6 @@ export class KeyCache {
     if (unused > 0)
       this.#every(Math.max(1, unused / 2), () => {
         if (!holdWhileOffline()) this.#sweepUnused();
-      });
-    if (offline > 0)
-      this.#every(offline, () => {
-        if (this.#offline) this.clear();
       });
     if (probeIntervalMs > 0) this.#every(probeIntervalMs, () => void this.#probe());
   }
@@ -160,13 +165,52 @@ export class KeyCache {
     return !this.#offline;
   }
 
-  async #probe(): Promise<void> {
+  #probe(): Promise<void> {
+    // One probe at a time: a hanging store must not collect a pile of pending probes.
+    this.#probing ??= this.#probeOnce().finally(() => {
+      this.#probing = undefined;
+    });
+    return this.#probing;
+  }
+
+  async #probeOnce(): Promise<void> {
+    // A store that hangs (stopped process, black-holed network) is as unreachable as one
+    // that refuses connections: bound the probe so the offline flag is set either way.
+    const timeout = AbortSignal.timeout(Math.min(Math.max(this.options.probeIntervalMs, OFFLINE_PROBE_MS), PROBE_TIMEOUT_MS));
     try {
-      await this.store.status();
-      this.#offline = false;
+      await this.store.status({ signal: timeout });
+      this.#setOffline(false);
     } catch (e) {
-      if (!(e instanceof Error && e.name === 'AbortError')) this.#offline = true;
+      // Our own timeout is an outage, whatever the store calls it (the AWS SDK says AbortError);
+      // any other AbortError is a shutdown.
+      if (timeout.aborted || !(e instanceof Error && e.name === 'AbortError')) this.#setOffline(true);
     }
+  }
+
+  /**
+   * Entering offline mode starts two timers, stopped when the store answers again:
+   * - the `offline` sweep, counted from the moment the outage was detected, so cached keys
+   *   keep working for `expiryOfflineMs` after it (a sweep on a fixed grid, as upstream, could
+   *   drop them right away), and every `expiryOfflineMs` after that;
+   * - a probe every {@link OFFLINE_PROBE_MS} (if that is more often than `probeIntervalMs`), so
+   *   `/v1/ready` and `/v1/status` see a store that came back within about a second.
+   */
+  #setOffline(offline: boolean): void {
+    const was = this.#offline;
+    this.#offline = offline;
+    if (offline === was || this.#closed) return;
+    if (offline) {
+      const { expiryOfflineMs, probeIntervalMs } = this.options;
+      if (expiryOfflineMs > 0) this.#offlineTimers.push(unrefInterval(expiryOfflineMs, () => this.clear()));
+      if (probeIntervalMs > OFFLINE_PROBE_MS) this.#offlineTimers.push(unrefInterval(OFFLINE_PROBE_MS, () => void this.#probe()));
+    } else {
+      this.#stopOfflineTimers();
+    }
+  }
+
+  #stopOfflineTimers(): void {
+    for (const t of this.#offlineTimers) clearInterval(t);
+    this.#offlineTimers.length = 0;
   }
 
   #sweepUnused(): void {
@@ -180,9 +224,7 @@ export class KeyCache {
   }
 
   #every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms);
-    t.unref();
-    this.#timers.push(t);
+    this.#timers.push(unrefInterval(ms, fn));
   }
 
   /** Stops timers and zeroes every cached key. Does not close the store. */
@@ -190,8 +232,16 @@ export class KeyCache {
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers.length = 0;
+    this.#stopOfflineTimers();
     this.clear();
   }
+}
+
+/** A `setInterval` that does not keep the process alive. */
+function unrefInterval(ms: number, fn: () => void): NodeJS.Timeout {
+  const t = setInterval(fn, ms);
+  t.unref();
+  return t;
 }
 
 /**

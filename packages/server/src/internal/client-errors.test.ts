@@ -11,8 +11,9 @@ describe('client-visible error codes', () => {
     for (const code of LIBRARY_ONLY_CODES) expect(ALL).toContain(code);
   });
 
-  it('keep the 36 codes the server has always shown, and ERR_KES_INTERNAL', () => {
-    expect(CLIENT_CODES.size).toBe(36);
+  it('keep the 36 codes the server has always shown, ERR_KES_AUDIT_UNAVAILABLE (audit file, fail-closed) and ERR_KES_INTERNAL', () => {
+    expect(CLIENT_CODES.size).toBe(37);
+    expect(CLIENT_CODES.has('ERR_KES_AUDIT_UNAVAILABLE')).toBe(true);
     expect(CLIENT_CODES.has('ERR_KES_INTERNAL')).toBe(true);
   });
 
