@@ -11,8 +11,10 @@ import { KesError, isValidName } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
 import { AzureTokenSource, DEFAULT_AUTHORITY_HOST, DEFAULT_IMDS_ENDPOINT } from './internal/azure-auth.js';
 import type { AzureLogin } from './internal/azure-auth.js';
-import { AzureHttpClient, AzureTransportError, field, sleep, vaultError } from './internal/azure-http.js';
+import { createAzureHttpClient, sleep, vaultError } from './internal/azure-http.js';
 import type { AzureHttpResponse } from './internal/azure-http.js';
+import { TransportError, field, keystoreFailure } from './internal/https-client.js';
+import type { HttpsJsonClient } from './internal/https-client.js';
 import { decodeAzureValue, encodeAzureValue } from './internal/azure-value.js';
 import { checkCall } from './internal/call.js';
 import { listPage } from './internal/list.js';
@@ -202,7 +204,7 @@ function resolveOptions(o: AzureKeyStoreOptions): ResolvedOptions {
 class AzureKeyStore implements KeyStore {
   readonly kind: string;
   readonly #o: ResolvedOptions;
-  readonly #http: AzureHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #auth: AzureTokenSource;
   /** Per-name chains that serialise this process's create/delete (Key Vault has no create-only write). */
   readonly #locks = new Map<string, Promise<void>>();
@@ -211,7 +213,7 @@ class AzureKeyStore implements KeyStore {
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
-    this.#http = new AzureHttpClient(o.requestTimeoutMs, o.ca);
+    this.#http = createAzureHttpClient(o.requestTimeoutMs, o.ca);
     this.#auth = new AzureTokenSource(this.#http, o.login);
     this.kind = `azure:${o.endpoint.origin}${o.endpoint.pathname.replace(/\/+$/, '')}`;
   }
@@ -305,8 +307,8 @@ class AzureKeyStore implements KeyStore {
       res = await this.#send('GET', this.#url('secrets', `maxresults=1`), undefined, signal);
     } catch (err) {
       if (signal?.aborted && err === signal.reason) throw err;
-      const transport = err instanceof KesError && err.cause instanceof AzureTransportError;
-      if (transport && (err.cause as AzureTransportError).kind !== 'too-large') {
+      const transport = err instanceof KesError && err.cause instanceof TransportError;
+      if (transport && (err.cause as TransportError).kind !== 'too-large') {
         throw new KesError('ERR_KES_KEYSTORE_UNREACHABLE', [], { cause: err.cause });
       }
       throw err;
@@ -494,8 +496,7 @@ class AzureKeyStore implements KeyStore {
           signal,
         });
       } catch (err) {
-        if (signal?.aborted && err === signal.reason) throw err;
-        throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: err });
+        throw keystoreFailure(err, signal);
       }
       if (res.status === 401 && !retried401) {
         retried401 = true;

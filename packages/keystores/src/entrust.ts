@@ -11,8 +11,10 @@ import { KesError, isValidName } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
 import { checkCall } from './internal/call.js';
 import { EntrustAuthError, EntrustSession } from './internal/entrust-auth.js';
-import { EntrustHttpClient, EntrustTransportError, describeAnswer, entrustError, field } from './internal/entrust-http.js';
+import { createEntrustHttpClient, describeAnswer, entrustError, entrustRequest } from './internal/entrust-http.js';
 import type { EntrustResponse } from './internal/entrust-http.js';
+import { TransportError, field } from './internal/https-client.js';
+import type { HttpsJsonClient } from './internal/https-client.js';
 import { resolveEntrustOptions } from './internal/entrust-options.js';
 import type { ResolvedEntrustOptions } from './internal/entrust-options.js';
 import { decodeSecretData, encodeSecretData } from './internal/entrust-value.js';
@@ -75,7 +77,7 @@ export async function createEntrustKeyStore(options: EntrustKeyStoreOptions): Pr
 class EntrustKeyStore implements KeyStore {
   readonly kind: string;
   readonly #boxId: string;
-  readonly #http: EntrustHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #session: EntrustSession;
   #closed = false;
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
@@ -83,7 +85,7 @@ class EntrustKeyStore implements KeyStore {
 
   constructor(o: ResolvedEntrustOptions) {
     this.#boxId = o.boxId;
-    this.#http = new EntrustHttpClient(o.endpoint, o.requestTimeoutMs, o.ca);
+    this.#http = createEntrustHttpClient(o.endpoint, o.requestTimeoutMs, o.ca);
     this.#session = new EntrustSession(this.#http, { vaultId: o.vaultId, username: o.username, password: o.password });
     const base = `${o.endpoint.origin}${o.endpoint.pathname.replace(/\/+$/, '')}`;
     this.kind = `entrust-keycontrol:${base} vault=${o.vaultId} box=${o.boxId}`;
@@ -216,18 +218,18 @@ class EntrustKeyStore implements KeyStore {
     } catch (err) {
       if (signal?.aborted && err === signal.reason) throw err;
       if (err instanceof KesError) throw err;
-      const unreachable = op === 'status' && err instanceof EntrustTransportError;
+      const unreachable = op === 'status' && err instanceof TransportError;
       // The cause names the step (login, path) and the service's answer; the password,
       // the token and request bodies never get into it.
       const cause =
-        err instanceof EntrustAuthError || err instanceof EntrustTransportError ? err : new Error(`entrust keycontrol: ${op} failed`, { cause: err });
+        err instanceof EntrustAuthError || err instanceof TransportError ? err : new Error(`entrust keycontrol: ${op} failed`, { cause: err });
       throw new KesError(unreachable ? 'ERR_KES_KEYSTORE_UNREACHABLE' : 'ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause });
     }
   }
 
   #post(path: string, body: unknown, token: string, signal: AbortSignal | undefined, maxBytes: number | undefined): Promise<EntrustResponse> {
     if (this.#closed) throw unavailable('entrust keycontrol: key store is closed');
-    return this.#http.post({ path, body, token, signal, ...(maxBytes ? { maxBytes } : {}) });
+    return this.#http.request(entrustRequest({ path, body, token, signal, maxBytes }));
   }
 }
 

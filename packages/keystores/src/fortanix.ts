@@ -7,11 +7,13 @@
 import { KesError, isValidName } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
 import { checkCall } from './internal/call.js';
-import { FortanixHttpClient, fortanixErrorText } from './internal/fortanix-http.js';
-import type { FortanixRequest, FortanixResponse } from './internal/fortanix-http.js';
+import { createFortanixHttpClient, fortanixErrorText } from './internal/fortanix-http.js';
+import type { FortanixResponse } from './internal/fortanix-http.js';
 import { resolveFortanixOptions } from './internal/fortanix-options.js';
 import type { ResolvedFortanixOptions } from './internal/fortanix-options.js';
 import { FortanixSession } from './internal/fortanix-session.js';
+import { keystoreFailure } from './internal/https-client.js';
+import type { HttpsJsonClient, HttpsJsonRequest } from './internal/https-client.js';
 import { listPage } from './internal/list.js';
 
 /** Options of {@link createFortanixKeyStore}; they mirror `keystore.fortanix.sdkms` in the config file. */
@@ -69,14 +71,14 @@ export async function createFortanixKeyStore(options: FortanixKeyStoreOptions): 
 class FortanixKeyStore implements KeyStore {
   readonly kind: string;
   readonly #o: ResolvedFortanixOptions;
-  readonly #http: FortanixHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #session: FortanixSession;
   readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
   #closed = false;
 
   constructor(o: ResolvedFortanixOptions) {
     this.#o = o;
-    this.#http = new FortanixHttpClient(o.endpoint, o.requestTimeoutMs, o.ca);
+    this.#http = createFortanixHttpClient(o.endpoint, o.requestTimeoutMs, o.ca);
     this.#session = new FortanixSession(this.#http, o.apiKey);
     this.kind = `fortanix:${o.endpoint.origin}${o.groupId ? ` group=${o.groupId}` : ''}`;
   }
@@ -208,10 +210,9 @@ class FortanixKeyStore implements KeyStore {
     const started = performance.now();
     let res: FortanixResponse;
     try {
-      res = await this.#http.request({ method: 'GET', path: '/sys/v1/health', ...(signal ? { signal } : {}) });
+      res = await this.#http.request({ method: 'GET', path: '/sys/v1/health', signal });
     } catch (err) {
-      if (signal?.aborted && err === signal.reason) throw err;
-      throw new KesError('ERR_KES_KEYSTORE_UNREACHABLE', [], { cause: err });
+      throw keystoreFailure(err, signal, 'ERR_KES_KEYSTORE_UNREACHABLE');
     }
     const latencyMs = performance.now() - started;
     if (res.status < 200 || res.status > 299) throw unexpected('health check', res);
@@ -243,24 +244,23 @@ class FortanixKeyStore implements KeyStore {
    * triggers one new login and one retry.
    * @throws KesError ERR_KES_KEYSTORE_UNAVAILABLE on transport failures, timeouts and failed logins.
    */
-  async #send(req: Omit<FortanixRequest, 'authorization'>): Promise<FortanixResponse> {
+  async #send(req: HttpsJsonRequest): Promise<FortanixResponse> {
     const signal = req.signal;
     let authorization = await this.#session.authorization(signal);
-    let res = await this.#raw({ ...req, authorization });
+    let res = await this.#raw(req, authorization);
     if (res.status === 401) {
       authorization = await this.#session.refresh(authorization, signal);
-      res = await this.#raw({ ...req, authorization });
+      res = await this.#raw(req, authorization);
     }
     return res;
   }
 
-  async #raw(req: FortanixRequest): Promise<FortanixResponse> {
+  async #raw(req: HttpsJsonRequest, authorization: string): Promise<FortanixResponse> {
     checkCall(this.#closed, undefined);
     try {
-      return await this.#http.request(req);
+      return await this.#http.request({ ...req, headers: { Authorization: authorization } });
     } catch (err) {
-      if (req.signal?.aborted && err === req.signal.reason) throw err;
-      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: err });
+      throw keystoreFailure(err, req.signal);
     }
   }
 }

@@ -12,8 +12,10 @@ import { copyBytes } from './internal/bytes.js';
 import { checkCall } from './internal/call.js';
 import { GcpTokenSource } from './internal/gcp-auth.js';
 import { crc32c } from './internal/gcp-crc32c.js';
-import { GcpHttpClient, GcpTransportError, googleError, googleStatus } from './internal/gcp-http.js';
+import { createGcpHttpClient, googleError, googleStatus } from './internal/gcp-http.js';
 import type { GcpHttpResponse } from './internal/gcp-http.js';
+import { TransportError, keystoreFailure } from './internal/https-client.js';
+import type { HttpsJsonClient } from './internal/https-client.js';
 import { resolveGcpOptions } from './internal/gcp-options.js';
 import type { ResolvedGcpOptions } from './internal/gcp-options.js';
 import { isSafeKeyName } from './internal/key-name.js';
@@ -102,7 +104,7 @@ export function createGcpKeyStore(options: GcpKeyStoreOptions): KeyStore {
 class GcpKeyStore implements KeyStore {
   readonly kind: string;
   readonly #o: ResolvedGcpOptions;
-  readonly #http: GcpHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #auth: GcpTokenSource;
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
   readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
@@ -110,7 +112,7 @@ class GcpKeyStore implements KeyStore {
 
   constructor(o: ResolvedGcpOptions) {
     this.#o = o;
-    this.#http = new GcpHttpClient(o.requestTimeoutMs, o.ca);
+    this.#http = createGcpHttpClient(o.requestTimeoutMs, o.ca);
     this.#auth = new GcpTokenSource(this.#http, o.login, o.scopes, o.explicitScopes);
     this.kind = `gcp-secretmanager:${o.api.host} project=${o.projectId}`;
   }
@@ -318,8 +320,7 @@ class GcpKeyStore implements KeyStore {
     try {
       return await this.#http.request({ method, url, headers: { Authorization: `Bearer ${token}` }, body, signal });
     } catch (err) {
-      if (signal?.aborted && err === signal.reason) throw err;
-      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: err });
+      throw keystoreFailure(err, signal);
     }
   }
 
@@ -338,7 +339,7 @@ function suffix(body: unknown): string {
 function hasTransportCause(err: unknown): boolean {
   let cur: unknown = err;
   for (let i = 0; cur instanceof Error && i < 8; i++) {
-    if (cur instanceof GcpTransportError) return true;
+    if (cur instanceof TransportError) return true;
     cur = cur.cause;
   }
   return false;

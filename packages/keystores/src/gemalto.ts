@@ -8,14 +8,17 @@
 import { KesError, isValidName } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
 import { checkCall } from './internal/call.js';
-import { GemaltoTokenSource } from './internal/gemalto-auth.js';
-import { GemaltoHttpClient, GemaltoTransportError, describeAnswer, field } from './internal/gemalto-http.js';
-import type { GemaltoRequest, GemaltoResponse } from './internal/gemalto-http.js';
+import { createGemaltoTokenSource } from './internal/gemalto-auth.js';
+import { createGemaltoHttpClient, describeAnswer } from './internal/gemalto-http.js';
+import type { GemaltoResponse } from './internal/gemalto-http.js';
+import { TransportError, field, keystoreFailure } from './internal/https-client.js';
+import type { HttpsJsonClient, HttpsJsonRequest } from './internal/https-client.js';
 import { resolveGemaltoOptions } from './internal/gemalto-options.js';
 import type { ResolvedGemaltoOptions } from './internal/gemalto-options.js';
 import { decodeMaterial, encodeMaterial } from './internal/gemalto-value.js';
 import { isSafeKeyName } from './internal/key-name.js';
 import { listPage } from './internal/list.js';
+import type { TokenLease, TokenSession } from './internal/token-session.js';
 
 /** Options of {@link createGemaltoKeyStore}; they mirror `keystore.gemalto.keysecure` in the config file. */
 export interface GemaltoKeyStoreOptions {
@@ -73,15 +76,15 @@ export async function createGemaltoKeyStore(options: GemaltoKeyStoreOptions): Pr
 class GemaltoKeyStore implements KeyStore {
   readonly kind: string;
   readonly #o: ResolvedGemaltoOptions;
-  readonly #http: GemaltoHttpClient;
-  readonly #auth: GemaltoTokenSource;
+  readonly #http: HttpsJsonClient;
+  readonly #auth: TokenSession<TokenLease>;
   readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
   #closed = false;
 
   constructor(o: ResolvedGemaltoOptions) {
     this.#o = o;
-    this.#http = new GemaltoHttpClient(o.endpoint, o.requestTimeoutMs, o.ca);
-    this.#auth = new GemaltoTokenSource(this.#http, { refreshToken: o.refreshToken, domain: o.domain, retryMs: o.loginRetryMs });
+    this.#http = createGemaltoHttpClient(o.endpoint, o.requestTimeoutMs, o.ca);
+    this.#auth = createGemaltoTokenSource(this.#http, { refreshToken: o.refreshToken, domain: o.domain, retryMs: o.loginRetryMs });
     this.kind = `gemalto:${o.endpoint.origin}${o.endpoint.pathname === '/' ? '' : o.endpoint.pathname} domain=${o.domain || 'root'}`;
   }
 
@@ -184,8 +187,7 @@ class GemaltoKeyStore implements KeyStore {
     try {
       await this.#auth.token(signal);
     } catch (err) {
-      if (signal?.aborted && err === signal.reason) throw err;
-      throw new KesError(err instanceof GemaltoTransportError ? 'ERR_KES_KEYSTORE_UNREACHABLE' : 'ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: err });
+      throw keystoreFailure(err, signal, err instanceof TransportError ? 'ERR_KES_KEYSTORE_UNREACHABLE' : 'ERR_KES_KEYSTORE_UNAVAILABLE');
     }
     // The probe itself is upstream's: a plain GET of the endpoint.
     const started = performance.now();
@@ -193,8 +195,7 @@ class GemaltoKeyStore implements KeyStore {
     try {
       res = await this.#http.request({ method: 'GET', path: '', signal });
     } catch (err) {
-      if (signal?.aborted && err === signal.reason) throw err;
-      throw new KesError('ERR_KES_KEYSTORE_UNREACHABLE', [], { cause: err });
+      throw keystoreFailure(err, signal, 'ERR_KES_KEYSTORE_UNREACHABLE');
     }
     const latencyMs = performance.now() - started;
     if (res.status >= 500)
@@ -225,13 +226,13 @@ class GemaltoKeyStore implements KeyStore {
    * triggers one re-login and one retry.
    * @throws KesError ERR_KES_KEYSTORE_UNAVAILABLE on transport failures, timeouts and refused logins.
    */
-  async #send(req: Omit<GemaltoRequest, 'jwt'>): Promise<GemaltoResponse> {
+  async #send(req: HttpsJsonRequest): Promise<GemaltoResponse> {
     const signal = req.signal;
     let jwt = await this.#login(() => this.#auth.token(signal), signal);
-    let res = await this.#raw({ ...req, jwt });
+    let res = await this.#raw(req, jwt);
     if (res.status === 401) {
       jwt = await this.#login(() => this.#auth.refresh(jwt, signal), signal);
-      res = await this.#raw({ ...req, jwt });
+      res = await this.#raw(req, jwt);
     }
     return res;
   }
@@ -240,18 +241,16 @@ class GemaltoKeyStore implements KeyStore {
     try {
       return await get();
     } catch (err) {
-      if (signal?.aborted && err === signal.reason) throw err;
-      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: err });
+      throw keystoreFailure(err, signal);
     }
   }
 
-  async #raw(req: GemaltoRequest): Promise<GemaltoResponse> {
+  async #raw(req: HttpsJsonRequest, jwt: string): Promise<GemaltoResponse> {
     if (this.#closed) throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: new Error('gemalto: key store is closed') });
     try {
-      return await this.#http.request(req);
+      return await this.#http.request({ ...req, headers: { Authorization: `Bearer ${jwt}` } });
     } catch (err) {
-      if (req.signal?.aborted && err === req.signal.reason) throw err;
-      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: err });
+      throw keystoreFailure(err, req.signal);
     }
   }
 }

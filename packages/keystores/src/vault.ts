@@ -8,7 +8,9 @@ import { KesError, isValidName } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
 import { copyBytes } from './internal/bytes.js';
 import { VaultTokenSource } from './internal/vault-auth.js';
-import { VaultHttpClient, dig, vaultErrors } from './internal/vault-http.js';
+import { field as dig, keystoreFailure } from './internal/https-client.js';
+import type { HttpsJsonClient } from './internal/https-client.js';
+import { createVaultHttpClient, vaultErrors, vaultRequest } from './internal/vault-http.js';
 import type { VaultRequest, VaultResponse } from './internal/vault-http.js';
 import { resolveVaultOptions } from './internal/vault-options.js';
 import type { ResolvedVaultOptions } from './internal/vault-options.js';
@@ -104,7 +106,7 @@ export function createVaultKeyStore(options: VaultKeyStoreOptions): KeyStore {
 class VaultKeyStore implements KeyStore {
   readonly kind: string;
   readonly #o: ResolvedVaultOptions;
-  readonly #http: VaultHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #auth: VaultTokenSource;
   /** Per-name chains that serialise this process's create/delete on K/V v1 (no CAS there). */
   readonly #locks = new Map<string, Promise<void>>();
@@ -114,7 +116,7 @@ class VaultKeyStore implements KeyStore {
 
   constructor(o: ResolvedVaultOptions) {
     this.#o = o;
-    this.#http = new VaultHttpClient(o.endpoint, o.requestTimeoutMs, o.tls);
+    this.#http = createVaultHttpClient(o.endpoint, o.requestTimeoutMs, o.tls);
     this.#auth = new VaultTokenSource(this.#http, o.login);
     const where = [o.engine, o.prefix].filter(Boolean).join('/');
     this.kind = `vault:${o.endpoint.origin}${o.namespace ? ` ns=${o.namespace}` : ''} ${where} (kv ${o.version})`;
@@ -252,7 +254,7 @@ class VaultKeyStore implements KeyStore {
   async #health(signal: AbortSignal | undefined): Promise<{ sealed: boolean; initialized: boolean } | { error: Error }> {
     let res: VaultResponse;
     try {
-      res = await this.#http.request({ method: 'GET', path: 'sys/health', query: HEALTH_QUERY, ...(signal ? { signal } : {}) });
+      res = await this.#http.request(vaultRequest({ method: 'GET', path: 'sys/health', query: HEALTH_QUERY, signal }));
     } catch (err) {
       if (signal?.aborted && err === signal.reason) throw err;
       return { error: err instanceof Error ? err : new Error(String(err)) };
@@ -284,10 +286,9 @@ class VaultKeyStore implements KeyStore {
   async #raw(req: Omit<VaultRequest, 'namespace'>): Promise<VaultResponse> {
     if (this.#closed) throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: new Error('vault: key store is closed') });
     try {
-      return await this.#http.request({ ...req, namespace: this.#o.namespace });
+      return await this.#http.request(vaultRequest({ ...req, namespace: this.#o.namespace }));
     } catch (err) {
-      if (req.signal?.aborted && err === req.signal.reason) throw err;
-      throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: err });
+      throw keystoreFailure(err, req.signal);
     }
   }
 

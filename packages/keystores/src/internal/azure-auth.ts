@@ -3,8 +3,11 @@
 // until shortly before they expire; a token Key Vault rejects is dropped and
 // fetched again once.
 import { KesError } from '@kes/core';
-import { AzureTransportError, field } from './azure-http.js';
-import type { AzureHttpClient, AzureHttpResponse } from './azure-http.js';
+import type { AzureHttpResponse } from './azure-http.js';
+import { TransportError, field } from './https-client.js';
+import type { HttpsJsonClient } from './https-client.js';
+import { TokenSession } from './token-session.js';
+import type { TokenLease } from './token-session.js';
 
 /** Resource (audience) of Key Vault tokens in the public cloud. */
 export const DEFAULT_VAULT_RESOURCE = 'https://vault.azure.net';
@@ -33,28 +36,22 @@ export type AzureLogin =
       readonly appService?: { readonly endpoint: URL; readonly header: string } | undefined;
     };
 
-interface Token {
-  readonly value: string;
-  /** Refresh after this time (ms since epoch): shortly before the token expires. */
-  readonly refreshAt: number;
-}
-
 /** Refresh this long before expiry (at most half of the lifetime). */
 const REFRESH_MARGIN_MS = 5 * 60_000;
 
 /** Hands out Key Vault access tokens. */
 export class AzureTokenSource {
-  readonly #http: AzureHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #login: AzureLogin;
   #resource = DEFAULT_VAULT_RESOURCE;
-  #token: Token | undefined;
-  #pending: Promise<Token> | undefined;
   readonly #now: () => number;
+  readonly #session: TokenSession<TokenLease>;
 
-  constructor(http: AzureHttpClient, login: AzureLogin, now: () => number = Date.now) {
+  constructor(http: HttpsJsonClient, login: AzureLogin, now: () => number = Date.now) {
     this.#http = http;
     this.#login = login;
     this.#now = now;
+    this.#session = new TokenSession<TokenLease>({ login: () => this.#fetch(), now });
   }
 
   /** The audience tokens are requested for. */
@@ -67,18 +64,13 @@ export class AzureTokenSource {
    * callers share one fetch.
    * @throws KesError ERR_KES_KEYSTORE_UNAVAILABLE when the token endpoint refuses or fails.
    */
-  async token(signal?: AbortSignal): Promise<string> {
-    const t = this.#token;
-    if (t && this.#now() < t.refreshAt) return t.value;
-    this.#pending ??= this.#fetch().finally(() => {
-      this.#pending = undefined;
-    });
-    return (await abortable(this.#pending, signal)).value;
+  token(signal?: AbortSignal): Promise<string> {
+    return this.#session.token(signal);
   }
 
   /** Forgets `rejected` (Key Vault answered 401 to it), unless a newer token replaced it already. */
   invalidate(rejected: string): void {
-    if (this.#token?.value === rejected) this.#token = undefined;
+    this.#session.invalidate(rejected);
   }
 
   /**
@@ -100,11 +92,11 @@ export class AzureTokenSource {
     }
     if (!vault.hostname.toLowerCase().endsWith(`.${host}`)) return false;
     this.#resource = resource;
-    this.#token = undefined;
+    this.#session.forget();
     return true;
   }
 
-  async #fetch(): Promise<Token> {
+  async #fetch(): Promise<TokenLease> {
     const login = this.#login;
     const started = this.#now();
     let res: AzureHttpResponse;
@@ -141,7 +133,7 @@ export class AzureTokenSource {
         res = await this.#http.request({ method: 'GET', url, headers: { Metadata: 'true' } });
       }
     } catch (err) {
-      const transport = err instanceof AzureTransportError ? err.message : String(err);
+      const transport = err instanceof TransportError ? err.message : String(err);
       throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: new Error(`azure: token request failed: ${transport}`, { cause: err }) });
     }
     const access = field(res.body, 'access_token');
@@ -152,9 +144,7 @@ export class AzureTokenSource {
     }
     const lifetimeMs = lifetime(res.body, started);
     const margin = Math.min(REFRESH_MARGIN_MS, lifetimeMs / 2);
-    const token = { value: access, refreshAt: started + lifetimeMs - margin };
-    this.#token = token;
-    return token;
+    return { token: access, staleAt: started + lifetimeMs - margin };
   }
 }
 
@@ -196,24 +186,4 @@ function withSlash(u: URL): URL {
   const copy = new URL(u.href);
   if (!copy.pathname.endsWith('/')) copy.pathname += '/';
   return copy;
-}
-
-/** `p`, or the signal's reason if it aborts first (the shared fetch goes on for others). */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

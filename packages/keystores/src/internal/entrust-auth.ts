@@ -1,20 +1,18 @@
 // KeyControl session management: a username/password login to one vault yields an
 // access token with an expiry; the token is renewed (`Renew/`) at half its lifetime,
 // and replaced by a fresh login when renewal fails or a request is answered 401.
-import { EntrustTransportError, describeAnswer, field } from './entrust-http.js';
-import type { EntrustHttpClient, EntrustResponse } from './entrust-http.js';
+import { describeAnswer, entrustRequest } from './entrust-http.js';
+import type { EntrustResponse } from './entrust-http.js';
+import { TransportError, field } from './https-client.js';
+import type { HttpsJsonClient } from './https-client.js';
+import { TokenSession } from './token-session.js';
+import type { TokenLease } from './token-session.js';
 
 /** Who logs in where. */
 export interface EntrustLogin {
   readonly vaultId: string;
   readonly username: string;
   readonly password: string;
-}
-
-interface Session {
-  readonly token: string;
-  /** Milliseconds since the epoch. */
-  readonly expiresAt: number;
 }
 
 /** Lifetime assumed when the service names no (or a past) expiry, as upstream. */
@@ -44,17 +42,21 @@ export class EntrustAuthError extends Error {
  * never put into an error, a log line or `toJSON`/`inspect` output.
  */
 export class EntrustSession {
-  readonly #http: EntrustHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #vaultId: string;
   readonly #username: string;
   readonly #password: string;
-  #session: Session | undefined;
-  #pending: Promise<Session> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+  // Upstream stops renewing after one failed attempt; here the old token stays in use
+  // (it may still be valid), a request answered 401 logs in by itself, and the
+  // background renewal tries again shortly.
+  readonly #session = new TokenSession<TokenLease>({
+    login: () => this.#login(),
+    renew: (current) => this.#renewToken(current.token),
+    retryMs: RETRY_MS,
+  });
   #refused: { readonly error: EntrustAuthError; readonly until: number } | undefined;
 
-  constructor(http: EntrustHttpClient, login: EntrustLogin) {
+  constructor(http: HttpsJsonClient, login: EntrustLogin) {
     this.#http = http;
     this.#vaultId = login.vaultId;
     this.#username = login.username;
@@ -63,56 +65,43 @@ export class EntrustSession {
 
   /**
    * The token to use now, logging in first if there is none.
-   * @throws EntrustAuthError when the service refuses the login; EntrustTransportError when it cannot be reached.
+   * @throws EntrustAuthError when the service refuses the login; TransportError when it cannot be reached.
    */
-  async token(signal?: AbortSignal): Promise<string> {
-    if (this.#session) return this.#session.token;
-    return (await abortable(this.#startLogin(), signal)).token;
+  token(signal?: AbortSignal): Promise<string> {
+    return this.#session.token(signal);
   }
 
   /**
    * Called after the service answered 401 to `rejected`: logs in again (once, shared
    * by every caller that saw the same token fail) and returns the new token.
    */
-  async refresh(rejected: string, signal?: AbortSignal): Promise<string> {
-    if (this.#session && this.#session.token !== rejected) return this.#session.token;
-    this.#session = undefined;
-    return (await abortable(this.#startLogin(), signal)).token;
+  refresh(rejected: string, signal?: AbortSignal): Promise<string> {
+    return this.#session.refresh(rejected, signal);
   }
 
   /** Stops renewal; nothing is scheduled any more. */
   close(): void {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#session = undefined;
+    this.#session.close();
   }
 
   toJSON(): unknown {
     return { vaultId: this.#vaultId, username: this.#username, password: '[REDACTED]' };
   }
 
-  #startLogin(): Promise<Session> {
-    if (this.#refused && Date.now() < this.#refused.until) return Promise.reject(this.#refused.error);
-    this.#pending ??= this.#login().finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
-  }
-
-  async #login(): Promise<Session> {
+  async #login(): Promise<TokenLease> {
+    if (this.#refused && Date.now() < this.#refused.until) throw this.#refused.error;
     // The vault id becomes a path segment: encoded, so `/`, `?` or `#` in it cannot
     // address another endpoint (`.` and `..` are refused when the options are checked).
     const path = `Login/${encodeURIComponent(this.#vaultId)}/`;
     const what = `login to vault '${this.#vaultId}' as '${this.#username}'`;
     let res: EntrustResponse;
     try {
-      res = await this.#http.post({ path, body: { username: this.#username, password: this.#password } });
+      res = await this.#http.request(entrustRequest({ path, body: { username: this.#username, password: this.#password } }));
     } catch (err) {
-      if (err instanceof EntrustTransportError) throw err;
+      if (err instanceof TransportError) throw err;
       throw new EntrustAuthError(`entrust keycontrol: ${what} failed`, { cause: err });
     }
-    let session: Session;
+    let session: TokenLease;
     try {
       session = this.#parse(res, what);
     } catch (err) {
@@ -120,21 +109,20 @@ export class EntrustSession {
       throw err;
     }
     this.#refused = undefined;
-    this.#adopt(session);
     return session;
   }
 
   /** `Renew/` with the current token; a new session, or undefined when renewal failed. */
-  async #renewToken(token: string): Promise<Session | undefined> {
+  async #renewToken(token: string): Promise<TokenLease | undefined> {
     try {
-      const res = await this.#http.post({ path: 'Renew/', token });
+      const res = await this.#http.request(entrustRequest({ path: 'Renew/', token }));
       return this.#parse(res, 'token renewal');
     } catch {
       return undefined;
     }
   }
 
-  #parse(res: EntrustResponse, what: string): Session {
+  #parse(res: EntrustResponse, what: string): TokenLease {
     const token = field(res.body, 'access_token');
     if (res.status !== 200 || typeof token !== 'string' || token === '') {
       // The body holds the service's error text only (e.g. "Invalid credentials"), never the password.
@@ -146,61 +134,7 @@ export class EntrustSession {
     const now = Date.now();
     // No usable expiry, or one in the past (clock skew): assume the default lifetime.
     const expiresAt = Number.isFinite(parsed) && parsed > now ? parsed : now + DEFAULT_TOKEN_LIFETIME_MS;
-    return { token, expiresAt };
+    // Used until rejected; renewed in the background at half its lifetime.
+    return { token, staleAt: Number.POSITIVE_INFINITY, renewInMs: Math.max(Math.floor((expiresAt - now) / 2), MIN_RENEW_DELAY_MS) };
   }
-
-  #adopt(session: Session): void {
-    if (this.#closed) return;
-    this.#session = session;
-    this.#schedule(Math.max(Math.floor((session.expiresAt - Date.now()) / 2), MIN_RENEW_DELAY_MS), session);
-  }
-
-  #schedule(delayMs: number, session: Session): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => void this.#renew(session), delayMs);
-    this.#timer.unref();
-  }
-
-  /** Background renewal at half-life: renew, else log in again, else keep the old token and retry soon. */
-  async #renew(session: Session): Promise<void> {
-    this.#timer = undefined;
-    if (this.#closed || this.#session !== session) return;
-    const renewed = await this.#renewToken(session.token);
-    if (this.#closed || this.#session !== session) return;
-    if (renewed) {
-      this.#adopt(renewed);
-      return;
-    }
-    try {
-      await this.#startLogin();
-    } catch {
-      // Upstream stops renewing after one failed attempt; here the old token stays in
-      // use (it may still be valid), a request answered 401 logs in by itself, and the
-      // background renewal tries again shortly.
-      if (this.#closed || this.#session !== session) return;
-      this.#schedule(RETRY_MS, session);
-    }
-  }
-}
-
-/** Races `p` against the caller's signal, rejecting with its reason. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -6,8 +6,12 @@ import { createPrivateKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { KesError } from '@kes/core';
-import { GcpTransportError, googleError } from './gcp-http.js';
-import type { GcpHttpClient, GcpHttpResponse } from './gcp-http.js';
+import { googleError } from './gcp-http.js';
+import type { GcpHttpResponse } from './gcp-http.js';
+import { TransportError } from './https-client.js';
+import type { HttpsJsonClient, HttpsJsonRequest } from './https-client.js';
+import { TokenSession } from './token-session.js';
+import type { TokenLease } from './token-session.js';
 
 /** Google's OAuth2 token endpoint (also the JWT audience). */
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
@@ -36,12 +40,6 @@ export type GcpLogin =
   /** Application default credentials from a service-account JSON file, (re-)read on every token fetch. */
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'metadata'; readonly url: URL };
-
-interface Token {
-  readonly value: string;
-  /** Date.now() after which the token is fetched again. */
-  readonly refreshAt: number;
-}
 
 function unavailable(message: string, cause?: unknown): KesError {
   return new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: new Error(message, cause === undefined ? undefined : { cause }) });
@@ -136,15 +134,14 @@ export function signAssertion(account: GcpServiceAccount, scopes: readonly strin
 
 /** Hands out the current access token; fetches one lazily and again before it expires. */
 export class GcpTokenSource {
-  readonly #http: GcpHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #login: GcpLogin;
   readonly #scopes: readonly string[];
   /** Scopes were configured: ask the metadata server for them too (else it uses the VM's). */
   readonly #explicitScopes: boolean;
-  #token: Token | undefined;
-  #pending: Promise<Token> | undefined;
+  readonly #session = new TokenSession<TokenLease>({ login: () => this.#doFetch(), now: Date.now });
 
-  constructor(http: GcpHttpClient, login: GcpLogin, scopes: readonly string[], explicitScopes: boolean) {
+  constructor(http: HttpsJsonClient, login: GcpLogin, scopes: readonly string[], explicitScopes: boolean) {
     this.#http = http;
     this.#login = login;
     this.#scopes = scopes;
@@ -155,27 +152,16 @@ export class GcpTokenSource {
    * A token valid now, fetching one when there is none or it is about to expire.
    * @throws KesError ERR_KES_KEYSTORE_UNAVAILABLE when the fetch fails (or the signal's reason).
    */
-  async token(signal?: AbortSignal): Promise<string> {
-    const t = this.#token;
-    if (t && Date.now() < t.refreshAt) return t.value;
-    return (await abortable(this.#fetch(), signal)).value;
+  token(signal?: AbortSignal): Promise<string> {
+    return this.#session.token(signal);
   }
 
   /** Called after Google rejected `rejected` with 401: fetches a new token (once for all callers that saw it fail). */
-  async refresh(rejected: string, signal?: AbortSignal): Promise<string> {
-    if (this.#token && this.#token.value !== rejected) return this.#token.value;
-    this.#token = undefined;
-    return (await abortable(this.#fetch(), signal)).value;
+  refresh(rejected: string, signal?: AbortSignal): Promise<string> {
+    return this.#session.refresh(rejected, signal);
   }
 
-  #fetch(): Promise<Token> {
-    this.#pending ??= this.#doFetch().finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
-  }
-
-  async #doFetch(): Promise<Token> {
+  async #doFetch(): Promise<TokenLease> {
     const login = this.#login;
     let res: GcpHttpResponse;
     let what: string;
@@ -224,37 +210,15 @@ export class GcpTokenSource {
     const lifetimeMs = lifetimeS * 1000;
     // Fetch again a little before the expiry (a minute, or a quarter of short lifetimes),
     // so a request never leaves with a token that expires on its way.
-    const token = { value, refreshAt: Date.now() + lifetimeMs - Math.min(60_000, lifetimeMs / 4) };
-    this.#token = token;
-    return token;
+    return { token: value, staleAt: Date.now() + lifetimeMs - Math.min(60_000, lifetimeMs / 4) };
   }
 
-  async #send(what: string, req: Parameters<GcpHttpClient['request']>[0]): Promise<GcpHttpResponse> {
+  async #send(what: string, req: HttpsJsonRequest): Promise<GcpHttpResponse> {
     try {
       return await this.#http.request(req);
     } catch (err) {
-      const kind = err instanceof GcpTransportError ? err.message : String(err);
+      const kind = err instanceof TransportError ? err.message : String(err);
       throw unavailable(`${what} failed: ${kind}`, err);
     }
   }
-}
-
-/** `p`, or the signal's reason when it aborts first (the shared fetch keeps running for the others). */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

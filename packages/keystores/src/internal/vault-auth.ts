@@ -3,8 +3,11 @@
 // when renewal is impossible, fails, or the token turns out to be gone.
 import { readFile } from 'node:fs/promises';
 import { KesError } from '@kes/core';
-import { VaultTransportError, dig, vaultErrors } from './vault-http.js';
-import type { VaultHttpClient } from './vault-http.js';
+import { TransportError, field } from './https-client.js';
+import type { HttpsJsonClient } from './https-client.js';
+import { TokenSession } from './token-session.js';
+import type { TokenLease } from './token-session.js';
+import { vaultErrors, vaultRequest } from './vault-http.js';
 
 /** How the store obtains its Vault token. */
 export type VaultLogin =
@@ -27,8 +30,7 @@ export type VaultLogin =
       readonly retryMs: number;
     };
 
-interface Lease {
-  readonly token: string;
+interface Lease extends TokenLease {
   /** Lifetime granted at login, in ms (0 = never expires). */
   readonly loginTtlMs: number;
   readonly renewable: boolean;
@@ -37,19 +39,34 @@ interface Lease {
 /** Up to this many renew-self attempts before falling back to a new login (as upstream). */
 const RENEW_ATTEMPTS = 3;
 
+/** A lease for `token`, renewed at 80 % of `ttlMs` (never, for tokens that never expire). */
+function lease(token: string, loginTtlMs: number, renewable: boolean, ttlMs = loginTtlMs): Lease {
+  return {
+    token,
+    staleAt: Number.POSITIVE_INFINITY,
+    renewInMs: ttlMs > 0 ? Math.max(Math.floor(ttlMs * 0.8), 100) : undefined,
+    loginTtlMs,
+    renewable,
+  };
+}
+
 /** Hands out the current token; logs in lazily and keeps the token alive. */
 export class VaultTokenSource {
-  readonly #http: VaultHttpClient;
+  readonly #http: HttpsJsonClient;
   readonly #login: VaultLogin;
-  #lease: Lease | undefined;
-  #pending: Promise<Lease> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly #session: TokenSession<Lease>;
 
-  constructor(http: VaultHttpClient, login: VaultLogin) {
+  constructor(http: HttpsJsonClient, login: VaultLogin) {
     this.#http = http;
     this.#login = login;
-    if (login.kind === 'token') this.#lease = { token: login.token, loginTtlMs: 0, renewable: false };
+    this.#session = new TokenSession<Lease>({
+      login: () => this.#doLogin(),
+      renew: (l, retry) => this.#renew(l, retry),
+      // Keep the old token (it may still be valid) and try again later; a request
+      // that gets a 403 meanwhile logs in by itself.
+      retryMs: login.kind === 'token' ? 5_000 : login.retryMs,
+      initial: login.kind === 'token' ? lease(login.token, 0, false) : undefined,
+    });
   }
 
   /** True when a rejected token can be replaced by logging in again. */
@@ -61,9 +78,8 @@ export class VaultTokenSource {
    * The token to use now, logging in first if there is none.
    * @throws KesError ERR_KES_KEYSTORE_UNAVAILABLE when the login fails.
    */
-  async token(signal?: AbortSignal): Promise<string> {
-    if (this.#lease) return this.#lease.token;
-    return (await abortable(this.#startLogin(), signal)).token;
+  token(signal?: AbortSignal): Promise<string> {
+    return this.#session.token(signal);
   }
 
   /**
@@ -72,28 +88,17 @@ export class VaultTokenSource {
    */
   async refresh(rejected: string, signal?: AbortSignal): Promise<string> {
     if (!this.canLogin) return rejected;
-    if (this.#lease && this.#lease.token !== rejected) return this.#lease.token;
-    this.#lease = undefined;
-    return (await abortable(this.#startLogin(), signal)).token;
+    return this.#session.refresh(rejected, signal);
   }
 
   /** Stops renewal; later calls still work but nothing is scheduled any more. */
   close(): void {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #startLogin(): Promise<Lease> {
-    this.#pending ??= this.#doLogin().finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
+    this.#session.close();
   }
 
   async #doLogin(): Promise<Lease> {
     const login = this.#login;
-    if (login.kind === 'token') return { token: login.token, loginTtlMs: 0, renewable: false };
+    if (login.kind === 'token') return lease(login.token, 0, false);
     let body: Record<string, string>;
     if (login.kind === 'approle') {
       body = { role_id: login.id, secret_id: login.secret };
@@ -114,67 +119,29 @@ export class VaultTokenSource {
     const what = `${login.kind} login at auth/${login.engine}`;
     let res;
     try {
-      res = await this.#http.request({
-        method: 'PUT',
-        path: `auth/${login.engine}/login`,
-        body,
-        namespace: login.namespace,
-      });
+      res = await this.#http.request(vaultRequest({ method: 'PUT', path: `auth/${login.engine}/login`, body, namespace: login.namespace }));
     } catch (err) {
       throw unavailable(`vault: ${what} failed`, err);
     }
-    const token = dig(res.body, 'auth', 'client_token');
+    const token = field(res.body, 'auth', 'client_token');
     if (res.status !== 200 || typeof token !== 'string' || token === '') {
       // The body holds Vault's error text only (e.g. "invalid role or secret ID"), never the credentials.
       throw unavailable(`vault: ${what} failed: HTTP ${res.status}${errSuffix(res.body)}`);
     }
-    const ttl = dig(res.body, 'auth', 'lease_duration');
-    const lease: Lease = {
-      token,
-      loginTtlMs: typeof ttl === 'number' && ttl > 0 ? ttl * 1000 : 0,
-      renewable: dig(res.body, 'auth', 'renewable') === true,
-    };
-    if (!this.#closed) {
-      this.#lease = lease;
-      this.#schedule(lease.loginTtlMs, lease);
-    }
-    return lease;
+    const ttl = field(res.body, 'auth', 'lease_duration');
+    return lease(token, typeof ttl === 'number' && ttl > 0 ? ttl * 1000 : 0, field(res.body, 'auth', 'renewable') === true);
   }
 
-  /** Plans the next renewal at 80 % of `ttlMs` (nothing for tokens that never expire). */
-  #schedule(ttlMs: number, lease: Lease): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#closed || ttlMs <= 0) return;
-    this.#timer = setTimeout(() => void this.#renew(lease), Math.max(Math.floor(ttlMs * 0.8), 100));
-    this.#timer.unref();
-  }
-
-  async #renew(lease: Lease): Promise<void> {
-    this.#timer = undefined;
-    if (this.#closed || this.#lease !== lease) return;
-    if (lease.renewable) {
-      const ttlMs = await this.#renewSelf(lease.token);
-      if (this.#closed || this.#lease !== lease) return;
-      // A renewal capped far below the login TTL means the max TTL is close: log in
-      // again rather than renewing in ever shorter steps until the token dies.
-      if (ttlMs !== undefined && ttlMs * 2 >= lease.loginTtlMs) {
-        this.#schedule(ttlMs, lease);
-        return;
-      }
-    }
-    try {
-      await this.#startLogin();
-    } catch {
-      // Keep the old token (it may still be valid) and try again later; a request
-      // that gets a 403 meanwhile logs in by itself.
-      if (this.#closed || this.#lease !== lease) return;
-      const retryMs = this.#login.kind === 'token' ? 5_000 : this.#login.retryMs;
-      const next: Lease = { ...lease, renewable: false };
-      this.#lease = next;
-      this.#timer = setTimeout(() => void this.#renew(next), retryMs);
-      this.#timer.unref();
-    }
+  /**
+   * Background renewal: renew-self while the token is renewable; undefined (log in
+   * again) after a failed renewal, or when Vault capped the renewal far below the login
+   * TTL: the max TTL is close, and renewing in ever shorter steps would let the token die.
+   */
+  async #renew(current: Lease, retry: boolean): Promise<Lease | undefined> {
+    if (retry || !current.renewable) return undefined;
+    const ttlMs = await this.#renewSelf(current.token);
+    if (ttlMs !== undefined && ttlMs * 2 >= current.loginTtlMs) return lease(current.token, current.loginTtlMs, true, ttlMs);
+    return undefined;
   }
 
   /** `auth/token/renew-self`; resolves with the new TTL in ms, or undefined when renewal failed. */
@@ -182,36 +149,16 @@ export class VaultTokenSource {
     const namespace = this.#login.kind === 'token' ? '' : this.#login.namespace;
     for (let i = 0; i < RENEW_ATTEMPTS; i++) {
       try {
-        const res = await this.#http.request({ method: 'PUT', path: 'auth/token/renew-self', body: {}, token, namespace });
-        const ttl = dig(res.body, 'auth', 'lease_duration');
+        const res = await this.#http.request(vaultRequest({ method: 'PUT', path: 'auth/token/renew-self', body: {}, token, namespace }));
+        const ttl = field(res.body, 'auth', 'lease_duration');
         if (res.status === 200 && typeof ttl === 'number') return ttl * 1000;
         if (res.status >= 400 && res.status < 500) return undefined; // the token is gone or not renewable
       } catch (err) {
-        if (!(err instanceof VaultTransportError)) return undefined;
+        if (!(err instanceof TransportError)) return undefined;
       }
     }
     return undefined;
   }
-}
-
-/** Races `p` against the caller's signal, rejecting with its reason. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function errSuffix(body: unknown): string {

@@ -1,9 +1,8 @@
-// A small JSON-over-HTTP(S) client for the Vault API: one keep-alive agent, per-call
-// timeouts and cancellation, bounded response bodies. It knows nothing about KES
-// errors; the key store maps its results and `VaultTransportError`s.
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import type { IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+// What is Vault's own in talking to Vault: the `/v1/` path layout, the token and
+// namespace headers, and Vault's error bodies. The transport (timeouts, cancellation,
+// bounded bodies, TransportErrors) is the shared HttpsJsonClient.
+import { HttpsJsonClient } from './https-client.js';
+import type { HttpsJsonRequest, HttpsJsonResponse } from './https-client.js';
 
 /** TLS material for connections to Vault (already loaded, PEM text). */
 export interface VaultTlsMaterial {
@@ -22,139 +21,41 @@ export interface VaultRequest {
   readonly token?: string;
   /** Sent as `X-Vault-Namespace` when non-empty. */
   readonly namespace?: string;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Largest accepted response body in bytes (default 32 MiB, as upstream reads list bodies). */
   readonly maxBytes?: number;
 }
 
 /** A Vault answer: the status and the parsed JSON body (undefined when empty or not JSON). */
-export interface VaultResponse {
-  readonly status: number;
-  readonly body: unknown;
+export type VaultResponse = HttpsJsonResponse;
+
+/** The client of one Vault endpoint; transport errors read `VaultTransportError: vault: PUT auth/…: …`. */
+export function createVaultHttpClient(endpoint: URL, timeoutMs: number, tls: VaultTlsMaterial = {}): HttpsJsonClient {
+  return new HttpsJsonClient({
+    label: 'vault',
+    errorName: 'VaultTransportError',
+    endpoint,
+    timeoutMs,
+    maxBytes: 32 << 20,
+    tls: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.insecureSkipVerify !== true },
+  });
 }
 
-/** A request that got no HTTP answer: connection failure, timeout or an oversized body. */
-export class VaultTransportError extends Error {
-  readonly kind: 'network' | 'timeout' | 'too-large';
-  constructor(kind: 'network' | 'timeout' | 'too-large', message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'VaultTransportError';
-    this.kind = kind;
-  }
-}
-
-const DEFAULT_MAX_BYTES = 32 << 20;
-
-/** Speaks HTTP(S) to one Vault endpoint. */
-export class VaultHttpClient {
-  readonly #base: URL;
-  readonly #agent: HttpAgent;
-  readonly #timeoutMs: number;
-  readonly #https: boolean;
-
-  constructor(endpoint: URL, timeoutMs: number, tls: VaultTlsMaterial = {}) {
-    this.#base = endpoint;
-    this.#timeoutMs = timeoutMs;
-    this.#https = endpoint.protocol === 'https:';
-    this.#agent = this.#https
-      ? new HttpsAgent({
-          keepAlive: true,
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(tls.cert ? { cert: tls.cert } : {}),
-          ...(tls.key ? { key: tls.key } : {}),
-          rejectUnauthorized: tls.insecureSkipVerify !== true,
-        })
-      : new HttpAgent({ keepAlive: true });
-  }
-
-  /**
-   * Sends one request. Resolves with any HTTP answer (callers judge the status);
-   * rejects with the caller's `signal.reason` when it aborts, or a
-   * `VaultTransportError` for network failures and timeouts.
-   */
-  request(req: VaultRequest): Promise<VaultResponse> {
-    const { signal } = req;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    const basePath = this.#base.pathname.replace(/\/+$/, '');
-    const url = new URL(this.#base.href);
-    url.pathname = `${basePath}/v1/${req.path}`;
-    url.search = req.query ?? '';
-    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body), 'utf8');
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (req.token) headers['X-Vault-Token'] = req.token;
-    if (req.namespace) headers['X-Vault-Namespace'] = req.namespace;
-    if (payload) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = String(payload.byteLength);
-    }
-    const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
-    const send = this.#https ? httpsRequest : httpRequest;
-
-    return new Promise<VaultResponse>((resolve, reject) => {
-      let settled = false;
-      const timeout = AbortSignal.timeout(this.#timeoutMs);
-      const finish = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        timeout.removeEventListener('abort', onTimeout);
-        signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
-      const onAbort = (): void => {
-        finish(() => reject(signal?.reason));
-        r.destroy();
-      };
-      const onTimeout = (): void => {
-        finish(() =>
-          reject(
-            new VaultTransportError('timeout', `vault: ${req.method} ${req.path}: no answer within ${this.#timeoutMs} ms`, {
-              cause: timeout.reason,
-            }),
-          ),
-        );
-        r.destroy();
-      };
-      const r = send(url, { method: req.method, headers, agent: this.#agent }, (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.byteLength;
-          if (size > maxBytes) {
-            finish(() => reject(new VaultTransportError('too-large', `vault: ${req.method} ${req.path}: response larger than ${maxBytes} bytes`)));
-            res.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
-          if (text.length > 0) {
-            try {
-              body = JSON.parse(text) as unknown;
-            } catch {
-              body = undefined;
-            }
-          }
-          finish(() => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        res.on('error', (err) => {
-          finish(() => reject(new VaultTransportError('network', `vault: ${req.method} ${req.path}: ${err.message}`, { cause: err })));
-        });
-      });
-      r.on('error', (err) => {
-        finish(() => reject(new VaultTransportError('network', `vault: ${req.method} ${req.path}: ${err.message}`, { cause: err })));
-      });
-      timeout.addEventListener('abort', onTimeout, { once: true });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      r.end(payload);
-    });
-  }
-
-  /** Closes idle connections and refuses new ones. */
-  close(): void {
-    this.#agent.destroy();
-  }
+/** The HTTP request of a Vault API call. Messages name method and path, never the token. */
+export function vaultRequest(req: VaultRequest): HttpsJsonRequest {
+  const headers: Record<string, string> = {};
+  if (req.token) headers['X-Vault-Token'] = req.token;
+  if (req.namespace) headers['X-Vault-Namespace'] = req.namespace;
+  return {
+    method: req.method,
+    path: `v1/${req.path}`,
+    query: req.query,
+    what: `${req.method} ${req.path}`,
+    headers,
+    body: req.body,
+    signal: req.signal,
+    maxBytes: req.maxBytes,
+  };
 }
 
 /** The `errors` array of a Vault error body, joined (Vault never echoes secret values there). */
@@ -163,14 +64,4 @@ export function vaultErrors(body: unknown): string {
     return (body as { errors: unknown[] }).errors.map(String).join('; ');
   }
   return '';
-}
-
-/** Reads `obj.a.b.c` safely. */
-export function dig(obj: unknown, ...path: string[]): unknown {
-  let cur: unknown = obj;
-  for (const p of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
 }
