@@ -1,4 +1,4 @@
-// `npm run test:soak [-- --minutes N --rate R --connections C --churn K]`: a bounded soak of
+// `npm run test:soak [-- --minutes N --rate R --connections C --churn K --workers W]`: a bounded soak of
 // the BUILT `kes server` (fs key store) — issue 13, "Load and soak"; see docs/reliability.md.
 // Mixed traffic at a steady rate R (default 300 operations/s, about 400 requests/s) over C keep-alive connections
 // (default 64), plus K fresh connections per second (default 5) that make one request
@@ -24,11 +24,15 @@ import { ApiKey, createSelfSignedCertificate } from '@kes/core';
 import { buildIfChanged, ensureInstalled, root } from './bootstrap.mjs';
 
 const { values } = parseArgs({
+  // `pnpm test:soak -- --minutes 3` passes the `--` on; npm does not.
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     minutes: { type: 'string', default: '10' },
     rate: { type: 'string', default: '300' },
     connections: { type: 'string', default: '64' },
     churn: { type: 'string', default: '5' },
+    // Server processes (`kes server --workers`); default: one per CPU, as `kes server`.
+    workers: { type: 'string' },
   },
 });
 const minutes = Number(values.minutes);
@@ -73,7 +77,8 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-const child = spawn(process.execPath, [join(root, 'packages/cli/bin/kes.js'), 'server', '--config', join(dir, 'kes.yml')], {
+const workerArgs = values.workers === undefined ? [] : ['--workers', values.workers];
+const child = spawn(process.execPath, [join(root, 'packages/cli/bin/kes.js'), 'server', '--config', join(dir, 'kes.yml'), ...workerArgs], {
   stdio: ['ignore', 'pipe', 'pipe'],
   env: { PATH: process.env.PATH ?? '' },
 });
