@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { ApiKey } from '@kes/core';
 import { CliFailure } from '../internal/failure.js';
 import { UsageError } from '../internal/usage-error.js';
 import { parseEndpoint, resolveClientSettings } from './settings.js';
 
-const KEY = 'kes:v1:ACa0cCbqk4+3ZWhOjn7UyOhBDHnaW1TO6v2AxIqU5oFC';
+// Generated per run: no private key is committed.
+const KEY = ApiKey.generate().toString();
 
 function thrown(fn: () => unknown): Error {
   try {
