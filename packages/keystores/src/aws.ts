@@ -15,7 +15,7 @@ import { awsErrorCode, awsErrorMessage, isAwsNetworkError, sanitizeAwsError } fr
 import { awsSdkLoadError } from './internal/aws-sdk.js';
 import { decodeAwsSecret, encodeAwsSecret } from './internal/aws-value.js';
 import { checkCall } from './internal/call.js';
-import { listPage } from './internal/list.js';
+import { ListSnapshots } from './internal/list.js';
 
 type Sdk = typeof import('@aws-sdk/client-secrets-manager');
 
@@ -50,15 +50,6 @@ export interface AwsKeyStoreOptions {
 const LIST_PAGE_SIZE = 100;
 /** Guard against an endpoint that never stops handing out `NextToken`s. */
 const MAX_LIST_REQUESTS = 100_000;
-/**
- * A paged listing (`continueAt`) is served from the names fetched for its first
- * page for this long. Secrets Manager cannot start a listing at a name, so
- * without this every page would fetch every secret again (100 requests per
- * 10 000 secrets, per page).
- */
-const LIST_SNAPSHOT_TTL_MS = 30_000;
-/** At most this many paged listings are followed at once; the oldest is dropped. */
-const MAX_LIST_SNAPSHOTS = 16;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
 
@@ -126,7 +117,7 @@ class AwsKeyStore implements KeyStore {
   #client: SecretsManagerClient | undefined;
   #closed = false;
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
-  readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
+  readonly #listing = new ListSnapshots();
 
   constructor(options: AwsKeyStoreOptions, endpoint: string | undefined) {
     // Keep a private copy: later changes to the caller's object have no effect.
@@ -286,21 +277,7 @@ class AwsKeyStore implements KeyStore {
   async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
     checkCall(this.#closed, options?.signal);
     if (typeof prefix !== 'string') throw new KesError('ERR_KES_INVALID_PATTERN', [String(prefix)]);
-    const continueAt = options?.continueAt ?? '';
-    const now = Date.now();
-    for (const [k, snap] of this.#snapshots) if (snap.expires <= now) this.#snapshots.delete(k);
-    const snapshot = continueAt ? this.#snapshots.get(`${prefix}\n${continueAt}`) : undefined;
-    const names = snapshot ? snapshot.names : await this.#fetchNames(prefix, options?.signal);
-    const page = listPage(names, prefix, { limit: options?.limit, continueAt });
-    if (page.continueAt) {
-      this.#snapshots.set(`${prefix}\n${page.continueAt}`, { names, expires: snapshot?.expires ?? now + LIST_SNAPSHOT_TTL_MS });
-      while (this.#snapshots.size > MAX_LIST_SNAPSHOTS) {
-        const oldest = this.#snapshots.keys().next();
-        if (oldest.done) break;
-        this.#snapshots.delete(oldest.value);
-      }
-    }
-    return page;
+    return this.#listing.page(prefix, options, () => this.#fetchNames(prefix, options?.signal));
   }
 
   /** Every secret name starting with `prefix` (a superset: the exact filter is listPage's), following `NextToken`. */
@@ -354,7 +331,7 @@ class AwsKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#snapshots.clear();
+    this.#listing.close();
     const client = this.#client;
     this.#client = undefined;
     client?.destroy();

@@ -17,7 +17,7 @@ import { TransportError, field, keystoreFailure } from './internal/https-client.
 import type { HttpsJsonClient } from './internal/https-client.js';
 import { decodeAzureValue, encodeAzureValue } from './internal/azure-value.js';
 import { checkCall } from './internal/call.js';
-import { listPage } from './internal/list.js';
+import { ListSnapshots } from './internal/list.js';
 
 /** The Key Vault REST API version every request pins. */
 export const AZURE_API_VERSION = '7.4';
@@ -63,9 +63,6 @@ const THROTTLE_RETRIES = 3;
 const MAX_RETRY_AFTER_MS = 10_000;
 /** Page size of list calls (the Key Vault maximum). */
 const PAGE_SIZE = 25;
-/** A paged listing is kept this long for the `continueAt` calls that follow it. */
-const LIST_SNAPSHOT_TTL_MS = 30_000;
-const MAX_LIST_SNAPSHOTS = 16;
 /** Safety bound on pages of one listing (25 names each). */
 const MAX_PAGES = 100_000;
 
@@ -208,7 +205,7 @@ class AzureKeyStore implements KeyStore {
   readonly #auth: AzureTokenSource;
   /** Per-name chains that serialise this process's create/delete (Key Vault has no create-only write). */
   readonly #locks = new Map<string, Promise<void>>();
-  readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
+  readonly #listing = new ListSnapshots();
   #closed = false;
 
   constructor(o: ResolvedOptions) {
@@ -280,21 +277,7 @@ class AzureKeyStore implements KeyStore {
   async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
     checkCall(this.#closed, options?.signal);
     if (typeof prefix !== 'string') throw new KesError('ERR_KES_INVALID_PATTERN', [String(prefix)]);
-    const continueAt = options?.continueAt ?? '';
-    const now = Date.now();
-    for (const [k, snap] of this.#snapshots) if (snap.expires <= now) this.#snapshots.delete(k);
-    const snapshot = continueAt ? this.#snapshots.get(`${prefix}\n${continueAt}`) : undefined;
-    const names = snapshot ? snapshot.names : await this.#allNames(options?.signal);
-    const page = listPage(names, prefix, { limit: options?.limit, continueAt });
-    if (page.continueAt) {
-      this.#snapshots.set(`${prefix}\n${page.continueAt}`, { names, expires: snapshot?.expires ?? now + LIST_SNAPSHOT_TTL_MS });
-      while (this.#snapshots.size > MAX_LIST_SNAPSHOTS) {
-        const oldest = this.#snapshots.keys().next();
-        if (oldest.done) break;
-        this.#snapshots.delete(oldest.value);
-      }
-    }
-    return page;
+    return this.#listing.page(prefix, options, () => this.#allNames(options?.signal));
   }
 
   async status(options?: KeyStoreCallOptions): Promise<KeyStoreStatus> {
@@ -320,7 +303,7 @@ class AzureKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#snapshots.clear();
+    this.#listing.close();
     this.#http.close();
   }
 

@@ -18,7 +18,7 @@ import type { HttpsJsonClient } from './internal/https-client.js';
 import { resolveEntrustOptions } from './internal/entrust-options.js';
 import type { ResolvedEntrustOptions } from './internal/entrust-options.js';
 import { decodeSecretData, encodeSecretData } from './internal/entrust-value.js';
-import { listPage } from './internal/list.js';
+import { ListSnapshots } from './internal/list.js';
 
 /** Options of {@link createEntrustKeyStore}; they mirror `keystore.entrust.keycontrol` in the config file. */
 export interface EntrustKeyStoreOptions {
@@ -43,14 +43,6 @@ export interface EntrustKeyStoreOptions {
 const LIST_PAGE_SIZE = 256;
 /** Guard against a service that never stops handing out `next_token`s. */
 const MAX_LIST_REQUESTS = 100_000;
-/**
- * A paged listing (`continueAt`) is served from the names fetched for its first page
- * for this long: KeyControl cannot start a listing at a name, so without this every
- * page would fetch the whole box again.
- */
-const LIST_SNAPSHOT_TTL_MS = 30_000;
-/** At most this many paged listings are followed at once; the oldest is dropped. */
-const MAX_LIST_SNAPSHOTS = 16;
 /** Largest CheckoutSecret answer (a KES value is < 1 KiB; upstream reads at most 1 MB). */
 const MAX_SECRET_BYTES = 1 << 20;
 /** Largest ListSecretIds page answer (upstream: 10 MB). */
@@ -81,7 +73,7 @@ class EntrustKeyStore implements KeyStore {
   readonly #session: EntrustSession;
   #closed = false;
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
-  readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
+  readonly #listing = new ListSnapshots();
 
   constructor(o: ResolvedEntrustOptions) {
     this.#boxId = o.boxId;
@@ -126,21 +118,7 @@ class EntrustKeyStore implements KeyStore {
   async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
     this.#enter(undefined, options);
     if (typeof prefix !== 'string') throw new KesError('ERR_KES_INVALID_PATTERN', [String(prefix)]);
-    const continueAt = options?.continueAt ?? '';
-    const now = Date.now();
-    for (const [k, snap] of this.#snapshots) if (snap.expires <= now) this.#snapshots.delete(k);
-    const snapshot = continueAt ? this.#snapshots.get(`${prefix}\n${continueAt}`) : undefined;
-    const names = snapshot ? snapshot.names : await this.#fetchNames(options?.signal);
-    const page = listPage(names, prefix, { limit: options?.limit, continueAt });
-    if (page.continueAt) {
-      this.#snapshots.set(`${prefix}\n${page.continueAt}`, { names, expires: snapshot?.expires ?? now + LIST_SNAPSHOT_TTL_MS });
-      while (this.#snapshots.size > MAX_LIST_SNAPSHOTS) {
-        const oldest = this.#snapshots.keys().next();
-        if (oldest.done) break;
-        this.#snapshots.delete(oldest.value);
-      }
-    }
-    return page;
+    return this.#listing.page(prefix, options, () => this.#fetchNames(options?.signal));
   }
 
   /**
@@ -187,7 +165,7 @@ class EntrustKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#snapshots.clear();
+    this.#listing.close();
     this.#session.close();
     this.#http.close();
   }

@@ -14,7 +14,7 @@ import type { ResolvedFortanixOptions } from './internal/fortanix-options.js';
 import { FortanixSession } from './internal/fortanix-session.js';
 import { keystoreFailure } from './internal/https-client.js';
 import type { HttpsJsonClient, HttpsJsonRequest } from './internal/https-client.js';
-import { listPage } from './internal/list.js';
+import { ListSnapshots } from './internal/list.js';
 
 /** Options of {@link createFortanixKeyStore}; they mirror `keystore.fortanix.sdkms` in the config file. */
 export interface FortanixKeyStoreOptions {
@@ -37,10 +37,6 @@ export interface FortanixKeyStoreOptions {
 const LIST_PAGE_SIZE = 100;
 /** Upper bound on listing requests for one listing (10 million objects): a server that never ends its listing cannot keep us busy forever. */
 const MAX_LIST_REQUESTS = 100_000;
-/** How long a fetched name list serves the `continueAt` pages of one listing. */
-const LIST_SNAPSHOT_TTL_MS = 30_000;
-/** Listings remembered at most at once. */
-const MAX_LIST_SNAPSHOTS = 16;
 /** What a DSM security object id (kid) looks like: a UUID. Anything else is not put into a URL. */
 const KID = /^[A-Za-z0-9-]{1,64}$/;
 /** Standard base64, as DSM encodes `value`. */
@@ -73,7 +69,7 @@ class FortanixKeyStore implements KeyStore {
   readonly #o: ResolvedFortanixOptions;
   readonly #http: HttpsJsonClient;
   readonly #session: FortanixSession;
-  readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
+  readonly #listing = new ListSnapshots();
   #closed = false;
 
   constructor(o: ResolvedFortanixOptions) {
@@ -144,23 +140,7 @@ class FortanixKeyStore implements KeyStore {
   async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
     checkCall(this.#closed, options?.signal);
     if (typeof prefix !== 'string') throw new KesError('ERR_KES_INVALID_PATTERN', [String(prefix)]);
-    const continueAt = options?.continueAt ?? '';
-    const now = Date.now();
-    for (const [k, snap] of this.#snapshots) if (snap.expires <= now) this.#snapshots.delete(k);
-    const key = `${prefix}\n${continueAt}`;
-    const snapshot = continueAt ? this.#snapshots.get(key) : undefined;
-    if (snapshot) this.#snapshots.delete(key);
-    const names = snapshot ? snapshot.names : await this.#fetchNames(options?.signal);
-    const page = listPage(names, prefix, { limit: options?.limit, continueAt });
-    if (page.continueAt && !this.#closed) {
-      this.#snapshots.set(`${prefix}\n${page.continueAt}`, { names, expires: snapshot?.expires ?? now + LIST_SNAPSHOT_TTL_MS });
-      while (this.#snapshots.size > MAX_LIST_SNAPSHOTS) {
-        const oldest = this.#snapshots.keys().next();
-        if (oldest.done) break;
-        this.#snapshots.delete(oldest.value);
-      }
-    }
-    return page;
+    return this.#listing.page(prefix, options, () => this.#fetchNames(options?.signal));
   }
 
   /**
@@ -225,7 +205,7 @@ class FortanixKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#snapshots.clear();
+    this.#listing.close();
     await this.#session.terminate();
     this.#http.close();
   }

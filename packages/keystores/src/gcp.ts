@@ -19,7 +19,7 @@ import type { HttpsJsonClient } from './internal/https-client.js';
 import { resolveGcpOptions } from './internal/gcp-options.js';
 import type { ResolvedGcpOptions } from './internal/gcp-options.js';
 import { isSafeKeyName } from './internal/key-name.js';
-import { listPage } from './internal/list.js';
+import { ListSnapshots } from './internal/list.js';
 
 /** A service account key, as the four `credentials` fields of the config file. */
 export interface GcpCredentials {
@@ -68,14 +68,6 @@ export interface GcpKeyStoreOptions {
 
 /** Guard against an endpoint that never stops handing out page tokens. */
 const MAX_LIST_REQUESTS = 100_000;
-/**
- * A paged listing (`continueAt`) is served from the names fetched for its first
- * page for this long: Secret Manager cannot start a listing at a name, so without
- * this every page would fetch every secret again.
- */
-const LIST_SNAPSHOT_TTL_MS = 30_000;
-/** At most this many paged listings are followed at once; the oldest is dropped. */
-const MAX_LIST_SNAPSHOTS = 16;
 /** Time allowed for removing a half-created secret after a failed create. */
 const UNDO_TIMEOUT_MS = 10_000;
 /** A listing filter value: only characters that need no escaping inside a quoted filter string. */
@@ -107,7 +99,7 @@ class GcpKeyStore implements KeyStore {
   readonly #http: HttpsJsonClient;
   readonly #auth: GcpTokenSource;
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
-  readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
+  readonly #listing = new ListSnapshots();
   #closed = false;
 
   constructor(o: ResolvedGcpOptions) {
@@ -195,21 +187,7 @@ class GcpKeyStore implements KeyStore {
   async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
     const signal = this.#enter(undefined, options);
     if (typeof prefix !== 'string') throw new KesError('ERR_KES_INVALID_PATTERN', [String(prefix)]);
-    const continueAt = options?.continueAt ?? '';
-    const now = Date.now();
-    for (const [k, snap] of this.#snapshots) if (snap.expires <= now) this.#snapshots.delete(k);
-    const snapshot = continueAt ? this.#snapshots.get(`${prefix}\n${continueAt}`) : undefined;
-    const names = snapshot ? snapshot.names : await this.#fetchNames(prefix, signal);
-    const page = listPage(names, prefix, { limit: options?.limit, continueAt });
-    if (page.continueAt) {
-      this.#snapshots.set(`${prefix}\n${page.continueAt}`, { names, expires: snapshot?.expires ?? now + LIST_SNAPSHOT_TTL_MS });
-      while (this.#snapshots.size > MAX_LIST_SNAPSHOTS) {
-        const oldest = this.#snapshots.keys().next();
-        if (oldest.done) break;
-        this.#snapshots.delete(oldest.value);
-      }
-    }
-    return page;
+    return this.#listing.page(prefix, options, () => this.#fetchNames(prefix, signal));
   }
 
   /**
@@ -270,7 +248,7 @@ class GcpKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#snapshots.clear();
+    this.#listing.close();
     this.#http.close();
   }
 

@@ -17,7 +17,7 @@ import { resolveGemaltoOptions } from './internal/gemalto-options.js';
 import type { ResolvedGemaltoOptions } from './internal/gemalto-options.js';
 import { decodeMaterial, encodeMaterial } from './internal/gemalto-value.js';
 import { isSafeKeyName } from './internal/key-name.js';
-import { listPage } from './internal/list.js';
+import { ListSnapshots } from './internal/list.js';
 import type { TokenLease, TokenSession } from './internal/token-session.js';
 
 /** Options of {@link createGemaltoKeyStore}; they mirror `keystore.gemalto.keysecure` in the config file. */
@@ -46,10 +46,6 @@ export interface GemaltoKeyStoreOptions {
 const LIST_PAGE_SIZE = 200;
 /** Upper bound of list requests in one listing (2 million secrets): a server whose paging never ends cannot hang a listing. */
 const MAX_LIST_REQUESTS = 10_000;
-/** How long a listing's name snapshot serves the `continueAt` follow-up calls. */
-const LIST_SNAPSHOT_TTL_MS = 30_000;
-/** Listings whose snapshots are kept at once. */
-const MAX_LIST_SNAPSHOTS = 16;
 
 const SECRETS = 'api/v1/vault/secrets';
 
@@ -78,7 +74,7 @@ class GemaltoKeyStore implements KeyStore {
   readonly #o: ResolvedGemaltoOptions;
   readonly #http: HttpsJsonClient;
   readonly #auth: TokenSession<TokenLease>;
-  readonly #snapshots = new Map<string, { readonly names: readonly string[]; readonly expires: number }>();
+  readonly #listing = new ListSnapshots();
   #closed = false;
 
   constructor(o: ResolvedGemaltoOptions) {
@@ -123,23 +119,7 @@ class GemaltoKeyStore implements KeyStore {
   async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
     const signal = this.#enter(undefined, options);
     if (typeof prefix !== 'string') throw new KesError('ERR_KES_INVALID_PATTERN', [String(prefix)]);
-    const continueAt = options?.continueAt ?? '';
-    const now = Date.now();
-    for (const [k, snap] of this.#snapshots) if (snap.expires <= now) this.#snapshots.delete(k);
-    // A follow-up page reads the snapshot of the first call: offset paging over a
-    // changing set would otherwise skip or repeat names between pages.
-    const snapshot = continueAt ? this.#snapshots.get(`${prefix}\n${continueAt}`) : undefined;
-    const names = snapshot ? snapshot.names : await this.#fetchNames(signal);
-    const page = listPage(names, prefix, { limit: options?.limit, continueAt });
-    if (page.continueAt) {
-      this.#snapshots.set(`${prefix}\n${page.continueAt}`, { names, expires: snapshot?.expires ?? now + LIST_SNAPSHOT_TTL_MS });
-      while (this.#snapshots.size > MAX_LIST_SNAPSHOTS) {
-        const oldest = this.#snapshots.keys().next();
-        if (oldest.done) break;
-        this.#snapshots.delete(oldest.value);
-      }
-    }
-    return page;
+    return this.#listing.page(prefix, options, () => this.#fetchNames(signal));
   }
 
   /**
@@ -206,7 +186,7 @@ class GemaltoKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#snapshots.clear();
+    this.#listing.close();
     this.#auth.close();
     this.#http.close();
   }
