@@ -188,7 +188,7 @@ function parseJsonCiphertext(b: Uint8Array): LegacyCiphertext | undefined {
  *
  * @returns the plaintext, or `undefined` for ANY failure (callers throw `ERR_KES_DECRYPT`).
  */
-function openCiphertext(alg: KeyAlgorithm, key: Uint8Array, ciphertext: Uint8Array, associatedData?: Uint8Array): Buffer | undefined {
+export function openCiphertext(alg: KeyAlgorithm, key: Uint8Array, ciphertext: Uint8Array, associatedData?: Uint8Array): Buffer | undefined {
   const first = ciphertext[0];
   let legacy: LegacyCiphertext | undefined;
   if (first === 0x95) {

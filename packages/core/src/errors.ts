@@ -67,6 +67,19 @@ export const ERROR_CATALOGUE = {
   } satisfies Templated<[string]>,
   ERR_KES_HMAC_NOT_SUPPORTED: { status: 409, message: 'key does not support HMAC' },
 
+  /** kes-ts key versions (docs/key-rotation.md). */
+  ERR_KES_VERSIONS_DISABLED: { status: 501, message: 'key versions are not enabled' },
+  ERR_KES_INVALID_VERSION: { status: 400, message: 'invalid key version' },
+  ERR_KES_VERSION_NOT_FOUND: { status: 404, message: 'key version does not exist' },
+  ERR_KES_VERSION_NOT_ALLOWED: { status: 400, message: 'key version is not allowed for encryption' },
+  ERR_KES_VERSION_PROTECTED: { status: 400, message: 'key version 1 cannot be deleted' },
+  ERR_KES_INVALID_VERSION_CONFIG: {
+    status: 400,
+    message: (why: string) => `invalid key version config: ${why}`,
+  } satisfies Templated<[string]>,
+  ERR_KES_ROTATE_FAILED: { status: 502, message: 'failed to rotate key' },
+  ERR_KES_ROTATE_CONFLICT: { status: 409, message: 'key is being rotated concurrently, try again' },
+
   ERR_KES_CREATE_KEY_FAILED: { status: 502, message: 'failed to create key' },
   ERR_KES_IMPORT_KEY_FAILED: { status: 500, message: 'failed to create key' },
   ERR_KES_READ_KEY_FAILED: { status: 502, message: 'failed to read key' },

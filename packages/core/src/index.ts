@@ -7,9 +7,10 @@ export { ERROR_CATALOGUE, KesError, isKesError } from './errors.js';
 export type { KesErrorCode, KesErrorArgs } from './errors.js';
 
 // Key-store contract (./keystore.ts)
-export { listAll } from './keystore.js';
+export { listAll, isValidRecordId } from './keystore.js';
 export type {
   KeyStore,
+  KeyVersionStore,
   KeyStoreCallOptions,
   KeyStoreListOptions,
   KeyStoreListResult,
@@ -30,6 +31,25 @@ export {
 export { MasterKey } from './master-key.js';
 export type { MasterKeyInit, MasterKeyParts, DataKey } from './master-key.js';
 export { parseAlgorithm, ALGORITHMS } from './crypto.js';
+
+// Key versions and rotation (./key-ring.ts)
+export {
+  KeyRing,
+  KEY_VERSION_MAGIC,
+  KEY_VERSION_FRAME_SIZE,
+  KEY_VERSION_BINDING_LABEL,
+  MAX_KEY_VERSION,
+  DEFAULT_KEY_RING_SETTINGS,
+  parseKeyVersion,
+  keyVersionHeader,
+  frameVersionOf,
+  encodeKeyVersionRecord,
+  parseKeyVersionRecord,
+  encodeKeyRingSettings,
+  parseKeyRingSettings,
+  checkKeyRingSettings,
+} from './key-ring.js';
+export type { KeyVersionRecord, KeyRingSettings, KeyVersionState, VersionedCiphertext } from './key-ring.js';
 export type { KeyAlgorithm } from './crypto.js';
 // The type of `MasterKey#createdAt` (also exported by @kes/core/wire with its formatters).
 export type { Timestamp } from './timestamp.js';

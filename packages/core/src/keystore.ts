@@ -64,6 +64,50 @@ export interface KeyStore {
   status(options?: KeyStoreCallOptions): Promise<KeyStoreStatus>;
   /** Releases connections, timers and files. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Where the records of rotated keys live (versions ≥ 2 and version settings); absent
+   * for a store that cannot keep them. See {@link KeyVersionStore}.
+   */
+  readonly versions?: KeyVersionStore;
+}
+
+/**
+ * The records a key gains when it is rotated (docs/key-rotation.md): one immutable
+ * record per version ≥ 2 (id `"2"`, `"3"`, …) and the version settings (ids `c1`,
+ * `c2`, …, the highest wins). Version 1 stays the plain key under `name` in the
+ * {@link KeyStore}, untouched.
+ *
+ * Contract (the version-record contract suite in `@kes/keystores` checks it):
+ * - Records live where upstream KES never lists or reads: `KeyStore.list` MUST NOT
+ *   return them and they MUST NOT collide with any valid key name.
+ * - `create` MUST be atomic and create-only, exactly like `KeyStore.create`: of many
+ *   concurrent creates of one (name, id) exactly one succeeds, the rest fail with
+ *   `ERR_KES_KEY_EXISTS`; nothing partial is left behind.
+ * - `get` and `delete` fail with `ERR_KES_KEY_NOT_FOUND` for a missing record.
+ * - `list(name)` returns the ids of `name`'s records (any order), `[]` if none; the
+ *   records of other names never appear, even names that share a prefix.
+ * - Ids are 1–16 characters of `0-9 a-z`; anything else MUST be refused with
+ *   `ERR_KES_INVALID_ARGUMENT` before any I/O.
+ * - Failures, buffer ownership and secrecy follow the `KeyStore` contract.
+ */
+export interface KeyVersionStore {
+  /** Where the records live, for the start-up banner, e.g. `fs:/var/kes/keys.versions`. */
+  readonly location: string;
+  /** Stores record `id` of key `name`; fails with `ERR_KES_KEY_EXISTS` if present. */
+  create(name: string, id: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void>;
+  /** Returns record `id` of key `name`; fails with `ERR_KES_KEY_NOT_FOUND` if absent. */
+  get(name: string, id: string, options?: KeyStoreCallOptions): Promise<Uint8Array>;
+  /** Removes record `id` of key `name`; fails with `ERR_KES_KEY_NOT_FOUND` if absent. */
+  delete(name: string, id: string, options?: KeyStoreCallOptions): Promise<void>;
+  /** The ids of `name`'s records, in any order. */
+  list(name: string, options?: KeyStoreCallOptions): Promise<string[]>;
+}
+
+const RECORD_ID = /^[0-9a-z]{1,16}$/;
+
+/** True if `id` is a valid version-record id (1–16 characters of `0-9 a-z`). */
+export function isValidRecordId(id: string): boolean {
+  return typeof id === 'string' && RECORD_ID.test(id);
 }
 
 /** Options of `KeyStore.list()`. */

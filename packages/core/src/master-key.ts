@@ -20,7 +20,7 @@ import { KesError } from './errors.js';
 import { decodeBase64Strict } from './base64.js';
 import { formatTimestamp, parseTimestamp } from './timestamp.js';
 import type { Timestamp } from './timestamp.js';
-import { ALGORITHMS, decryptCiphertext, parseAlgorithm, RANDOMNESS_SIZE, sealRaw } from './crypto.js';
+import { ALGORITHMS, decryptCiphertext, openCiphertext, parseAlgorithm, RANDOMNESS_SIZE, sealRaw } from './crypto.js';
 import type { KeyAlgorithm } from './crypto.js';
 import { GoJsonSyntaxError, isJsonObject, jsonText, lookupField, readWholeValue } from './internal/go-json-reader.js';
 import { assertBytes } from './internal/assert-bytes.js';
@@ -353,6 +353,27 @@ export class MasterKey {
    */
   decrypt(ciphertext: Uint8Array, associatedData?: Uint8Array): Uint8Array {
     return decryptCiphertext(this.#algorithm, this.#use(), ciphertext, associatedData);
+  }
+
+  /**
+   * Like {@link decrypt}, but answers `undefined` instead of throwing when the ciphertext
+   * does not authenticate (for trying several key versions without exceptions).
+   *
+   * @throws KesError `ERR_KES_INTERNAL` if the key was destroyed.
+   */
+  open(ciphertext: Uint8Array, associatedData?: Uint8Array): Uint8Array | undefined {
+    return openCiphertext(this.#algorithm, this.#use(), ciphertext, associatedData);
+  }
+
+  /**
+   * A public tag that identifies this key's material without revealing it: lowercase hex
+   * of the first 16 bytes of HMAC-SHA256(secret key, `label`). Key versions ≥ 2 record the
+   * tag of version 1 to detect records left behind by a delete and re-create.
+   *
+   * @throws KesError `ERR_KES_INTERNAL` if the key was destroyed.
+   */
+  bindingTag(label: string): string {
+    return createHmac('sha256', this.#use()).update(label).digest().subarray(0, 16).toString('hex');
   }
 
   /**

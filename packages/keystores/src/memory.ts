@@ -4,10 +4,11 @@
  * are gone when the process exits or the store is closed.
  */
 import { KesError } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import { copyBytes } from './internal/bytes.js';
 import { checkCall } from './internal/call.js';
 import { listPage } from './internal/list.js';
+import { checkRecordName, checkRecordRef } from './internal/record-id.js';
 
 /** Options of {@link createMemoryKeyStore}. */
 export interface MemoryKeyStoreOptions {
@@ -18,13 +19,55 @@ export interface MemoryKeyStoreOptions {
 class MemoryKeyStore implements KeyStore {
   readonly kind = 'memory';
   #keys = new Map<string, Uint8Array>();
+  /** Version records by name, then record id: a namespace apart from `#keys`. */
+  #records = new Map<string, Map<string, Uint8Array>>();
   #closed = false;
+  readonly versions: KeyVersionStore;
 
   constructor(initial: Iterable<readonly [string, Uint8Array]> | undefined) {
     for (const [name, value] of initial ?? []) {
       if (this.#keys.has(name)) throw new KesError('ERR_KES_KEY_EXISTS');
       this.#keys.set(name, copyBytes(value));
     }
+    this.versions = this.#versionStore();
+  }
+
+  #versionStore(): KeyVersionStore {
+    const records = this.#records;
+    const closed = (): boolean => this.#closed;
+    return {
+      location: 'memory',
+      async create(name, id, value, options) {
+        checkRecordRef(name, id);
+        checkCall(closed(), options?.signal);
+        let ring = records.get(name);
+        if (ring === undefined) records.set(name, (ring = new Map()));
+        if (ring.has(id)) throw new KesError('ERR_KES_KEY_EXISTS');
+        ring.set(id, copyBytes(value));
+      },
+      async get(name, id, options) {
+        checkRecordRef(name, id);
+        checkCall(closed(), options?.signal);
+        const value = records.get(name)?.get(id);
+        if (value === undefined) throw new KesError('ERR_KES_KEY_NOT_FOUND');
+        return copyBytes(value);
+      },
+      async delete(name, id, options) {
+        checkRecordRef(name, id);
+        checkCall(closed(), options?.signal);
+        const ring = records.get(name);
+        const value = ring?.get(id);
+        if (ring === undefined || value === undefined) throw new KesError('ERR_KES_KEY_NOT_FOUND');
+        value.fill(0);
+        ring.delete(id);
+        if (ring.size === 0) records.delete(name);
+      },
+      async list(name, options) {
+        checkRecordName(name);
+        checkCall(closed(), options?.signal);
+        return [...(records.get(name)?.keys() ?? [])];
+      },
+    };
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
@@ -63,6 +106,8 @@ class MemoryKeyStore implements KeyStore {
     this.#closed = true;
     for (const value of this.#keys.values()) value.fill(0); // wipe key material we own
     this.#keys.clear();
+    for (const ring of this.#records.values()) for (const value of ring.values()) value.fill(0);
+    this.#records.clear();
   }
 }
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryKeyStore } from '@kes/keystores/memory';
 import { runKeyStoreContract, expectKesError } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 
 runKeyStoreContract('memory', async () => createMemoryKeyStore());
+runVersionRecordContract('memory', async () => createMemoryKeyStore());
 
 describe('createMemoryKeyStore', () => {
   it('has kind "memory"', () => {

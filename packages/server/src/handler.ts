@@ -17,6 +17,8 @@ import { LogHub } from './internal/logs.js';
 import { Metrics } from './internal/metrics.js';
 import { Pipeline } from './internal/pipeline.js';
 import { buildState, createDeclaredKeys } from './internal/state.js';
+import type { State } from './internal/state.js';
+import { startAutoRotation } from './internal/auto-rotate.js';
 
 /** What the transport knows about the connection a request arrived on. */
 export interface PeerInfo {
@@ -102,9 +104,17 @@ function readPackageVersion(): string {
 class Handler implements KesHandler {
   readonly #pipeline: Pipeline;
   #closed: Promise<void> | undefined;
+  readonly #stopAutoRotation: () => void;
 
   constructor(pipeline: Pipeline) {
     this.#pipeline = pipeline;
+    this.#watchVersions(pipeline.state);
+    this.#stopAutoRotation = startAutoRotation(() => this.#pipeline.state, this.logs);
+  }
+
+  /** Stale version records are reported in the error log. */
+  #watchVersions(state: State): void {
+    state.cache.warn = (message) => this.logs.error(message, undefined);
   }
 
   get allowsAnonymousHandshake(): boolean {
@@ -175,6 +185,7 @@ class Handler implements KesHandler {
       throw e;
     }
     this.logs.configure(options.log);
+    this.#watchVersions(next);
     this.#pipeline.state = next;
     const retire = (): void => {
       if (old.cache !== next.cache) old.cache.close();
@@ -187,6 +198,7 @@ class Handler implements KesHandler {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#pipeline.shared.closing = true;
+      this.#stopAutoRotation();
       this.logs.closeStreams();
       await this.#pipeline.idle();
       const s = this.#pipeline.state;

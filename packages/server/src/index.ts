@@ -12,6 +12,8 @@ export type {
   LogOptions,
   LogLevel,
   ConnectionLimits,
+  KeyVersionsOptions,
+  AutoRotateRule,
 } from './options.js';
 export type { AuditFileOptions } from './internal/audit-file.js';
 export { startAuditFileRotation } from './internal/audit-file.js';

@@ -117,4 +117,32 @@ export interface KesServerOptions {
   readonly address?: string;
   /** What `/version` and `/v1/status` report (default: this package's version, commit `<unknown>`). */
   readonly build?: { readonly version?: string; readonly commit?: string };
+  /** Key versions and rotation (off by default; see docs/key-rotation.md). */
+  readonly keyVersions?: KeyVersionsOptions;
+}
+
+/**
+ * Key versions and rotation (docs/key-rotation.md). Off by default: a server without it
+ * behaves exactly like upstream KES and never reads or writes version records.
+ */
+export interface KeyVersionsOptions {
+  /** Turns key versions on; the key store must keep version records (`KeyStore.versions`). */
+  readonly enabled: boolean;
+  /** Rotate keys matching a pattern once their newest version is older than `everyMs`. */
+  readonly autoRotate?: readonly AutoRotateRule[];
+  /** How often automatic rotation looks at the keys (default 1 hour). */
+  readonly autoRotateCheckMs?: number;
+  /**
+   * Run automatic rotation in this server (default true). A cluster runs it in one worker;
+   * servers sharing a store may all run it: records are create-only, so a key is rotated once.
+   */
+  readonly autoRotateHere?: boolean;
+}
+
+/** One automatic rotation rule. */
+export interface AutoRotateRule {
+  /** Key names it covers: a policy-style pattern (`minio-*`, `*`, or one name). */
+  readonly pattern: string;
+  /** Rotate when the newest version is at least this old (milliseconds). */
+  readonly everyMs: number;
 }

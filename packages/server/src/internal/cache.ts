@@ -1,11 +1,14 @@
 /**
- * The key cache (spec §10): parsed `MasterKey`s by name, single-flight fetches on
- * misses, periodic bulk sweeps (`any`, `unused`, `offline`) and a key-store probe
- * that maintains the "offline" flag. Evicted keys are zeroed with `destroy()`.
+ * The key cache (spec §10): parsed keys by name, as `KeyRing`s (version 1 and, with key
+ * versions on, the versions ≥ 2 and their settings), single-flight fetches on misses,
+ * periodic bulk sweeps (`any`, `unused`, `offline`) and a key-store probe that
+ * maintains the "offline" flag. Evicted keys are zeroed with `destroy()`.
  */
-import { KesError, MasterKey, isKesError } from '@kes/core';
+import { KesError, KeyRing, MasterKey, isKesError } from '@kes/core';
 import type { KeyStore, KeyStoreStatus } from '@kes/core';
 import type { CacheOptions } from '../options.js';
+import { loadKeyRing } from './key-versions.js';
+import type { VersionWarn } from './key-versions.js';
 
 /** Probe interval while the store is offline (see `KeyCache.#setOffline`). */
 const OFFLINE_PROBE_MS = 500;
@@ -13,9 +16,14 @@ const OFFLINE_PROBE_MS = 500;
 const PROBE_TIMEOUT_MS = 5_000;
 
 interface Entry {
-  readonly key: MasterKey;
+  readonly key: KeyRing;
   used: boolean;
+  /** `performance.now()` when it was read from the store (see `reload`). */
+  readonly loadedAt: number;
 }
+
+/** A cached ring younger than this is not read again for an unknown version (see `reload`). */
+const RELOAD_MIN_AGE_MS = 1000;
 
 /** Effective cache settings in milliseconds. */
 export interface ResolvedCacheOptions {
@@ -23,10 +31,12 @@ export interface ResolvedCacheOptions {
   readonly expiryUnusedMs: number;
   readonly expiryOfflineMs: number;
   readonly probeIntervalMs: number;
+  /** Read version records too (key versions on). */
+  readonly loadVersions: boolean;
 }
 
 /** Defaults as documented upstream (5 m / 30 s / off, probe every 10 s). */
-export function resolveCacheOptions(o: CacheOptions | undefined): ResolvedCacheOptions {
+export function resolveCacheOptions(o: CacheOptions | undefined, loadVersions = false): ResolvedCacheOptions {
   const pick = (v: number | undefined, d: number, what: string): number => {
     if (v === undefined) return d;
     if (!Number.isFinite(v) || v < 0) throw new KesError('ERR_KES_INVALID_ARGUMENT', [`cache: ${what} must not be negative`]);
@@ -37,6 +47,7 @@ export function resolveCacheOptions(o: CacheOptions | undefined): ResolvedCacheO
     expiryUnusedMs: pick(o?.expiryUnusedMs, 30_000, 'expiry.unused'),
     expiryOfflineMs: pick(o?.expiryOfflineMs, 0, 'expiry.offline'),
     probeIntervalMs: pick(o?.probeIntervalMs, 10_000, 'probeIntervalMs'),
+    loadVersions,
   };
 }
 
@@ -45,7 +56,7 @@ export class KeyCache {
   readonly store: KeyStore;
   readonly options: ResolvedCacheOptions;
   readonly #entries = new Map<string, Entry>();
-  readonly #inflight = new Map<string, Promise<MasterKey>>();
+  readonly #inflight = new Map<string, Promise<KeyRing>>();
   readonly #timers: NodeJS.Timeout[] = [];
   #offline = false;
   #closed = false;
@@ -54,6 +65,9 @@ export class KeyCache {
   readonly #offlineTimers: NodeJS.Timeout[] = [];
   /** Bumped by bulk evictions and deletes, so a fetch that raced one does not re-insert a stale key. */
   #generation = 0;
+
+  /** Where warnings about stale version records go (the server log). */
+  warn: VersionWarn | undefined;
 
   constructor(store: KeyStore, options: ResolvedCacheOptions) {
     this.store = store;
@@ -83,7 +97,7 @@ export class KeyCache {
   }
 
   /** The cached key, marked used; `undefined` on a miss. Synchronous fast path. */
-  peek(name: string): MasterKey | undefined {
+  peek(name: string): KeyRing | undefined {
     const e = this.#entries.get(name);
     if (e === undefined) return undefined;
     e.used = true;
@@ -96,9 +110,26 @@ export class KeyCache {
    *
    * @throws whatever the key store or `MasterKey.parse` throws.
    */
-  get(name: string, signal?: AbortSignal): Promise<MasterKey> {
+  get(name: string, signal?: AbortSignal): Promise<KeyRing> {
     const hit = this.peek(name);
     if (hit) return Promise.resolve(hit);
+    return this.#single(name, signal);
+  }
+
+  /**
+   * The key `name` read again from the store, because a request names a version the
+   * cached ring lacks (created by another server since). A ring read less than a second
+   * ago is returned as it is, so requests naming versions that do not exist cannot make
+   * every request a key-store read.
+   */
+  reload(name: string, signal?: AbortSignal): Promise<KeyRing> {
+    const e = this.#entries.get(name);
+    if (e !== undefined && performance.now() - e.loadedAt < RELOAD_MIN_AGE_MS) return Promise.resolve(e.key);
+    if (e !== undefined && !this.#inflight.has(name)) this.evict(name);
+    return this.#single(name, signal);
+  }
+
+  #single(name: string, signal: AbortSignal | undefined): Promise<KeyRing> {
     let p = this.#inflight.get(name);
     if (p === undefined) {
       p = this.#fetch(name, signal);
@@ -111,25 +142,27 @@ export class KeyCache {
     return p;
   }
 
-  async #fetch(name: string, signal: AbortSignal | undefined): Promise<MasterKey> {
+  async #fetch(name: string, signal: AbortSignal | undefined): Promise<KeyRing> {
     const gen = this.#generation;
     // A single-flight fetch is shared: it must not be aborted by one waiter's timeout.
     void signal;
     const value = await this.store.get(name);
-    let key: MasterKey;
+    let base: MasterKey;
     try {
-      key = MasterKey.parse(value); // copies the key bytes it keeps
+      base = MasterKey.parse(value); // copies the key bytes it keeps
     } finally {
       // The encoded key is ours (`get` hands out a buffer the caller owns): wipe it so
-      // key material lives only inside the cached MasterKey, which is zeroed on eviction.
+      // key material lives only inside the cached ring, which is zeroed on eviction.
       value.fill(0);
     }
+    const versions = this.options.loadVersions ? this.store.versions : undefined;
+    const key = versions === undefined ? KeyRing.of(base) : await loadKeyRing(versions, name, base, this.warn);
     if (this.#closed || gen !== this.#generation) {
       // Raced an eviction: serve it once, never cache it, zero it afterwards.
       destroyLater(key);
       return key;
     }
-    this.#entries.set(name, { key, used: true });
+    this.#entries.set(name, { key, used: true, loadedAt: performance.now() });
     return key;
   }
 
@@ -249,7 +282,7 @@ function unrefInterval(ms: number, fn: () => void): NodeJS.Timeout {
  * already holds the key finishes its crypto in the same tick, so deferring to
  * the next macrotask keeps it from seeing a destroyed key.
  */
-function destroyLater(key: MasterKey): void {
+function destroyLater(key: KeyRing): void {
   setImmediate(() => {
     try {
       key.destroy();

@@ -37,6 +37,8 @@ export interface RouteSpec {
    * back until their audit record is written (see `audit-file.ts`).
    */
   readonly streams?: boolean;
+  /** A key-version route (kes-ts): answers 501 and is left out of `/v1/api` while key versions are off. */
+  readonly versions?: boolean;
   readonly handler: RouteHandler;
 }
 

@@ -20,9 +20,26 @@ describe('cleanPath', () => {
 
 describe('router', () => {
   const r = createRouter(undefined);
-  it('has the 22 upstream routes', () => {
-    expect(ROUTE_SPECS).toHaveLength(22);
+  it('has the 22 upstream routes and the 5 key-version routes', () => {
+    expect(ROUTE_SPECS.filter((x) => x.versions !== true)).toHaveLength(22);
+    expect(ROUTE_SPECS.filter((x) => x.versions === true).map((x) => x.key)).toEqual([
+      '/v1/key/rotate/',
+      '/v1/key/versions/',
+      '/v1/key/version/delete/',
+      '/v1/key/version/config/',
+      '/v1/key/rewrap/',
+    ]);
     expect(r.routes.map((x) => x.key)).toEqual(ROUTE_SPECS.map((x) => x.key));
+  });
+  it('matches the four-segment key-version routes, escaped or not', () => {
+    expect(r.match('/v1/key/version/delete/k')).toMatchObject({ kind: 'route', resource: 'k', route: { id: 'key-version-delete' } });
+    expect(r.match('/v1/key/version/config/k')).toMatchObject({ kind: 'route', resource: 'k', route: { id: 'key-version-config' } });
+    expect(r.match('/v1/key/version/config/%6b')).toMatchObject({ kind: 'route', resource: 'k', route: { id: 'key-version-config' } });
+    expect(r.match('/v1/key/version/delete')).toEqual({ kind: 'redirect', location: '/v1/key/version/delete/' });
+    expect(r.match('/v1/key/version%2Fdelete/k')).toEqual({ kind: 'not-found' });
+    expect(r.match('/v1/key/version/k')).toEqual({ kind: 'not-found' });
+    expect(r.match('/v1/key/version/')).toEqual({ kind: 'not-found' });
+    expect(r.match('/v1/key/version/other/k')).toEqual({ kind: 'not-found' });
   });
   it('matches exact and subtree routes and cuts the resource', () => {
     expect(r.match('/v1/status')).toMatchObject({ kind: 'route', resource: '' });

@@ -10,6 +10,8 @@ import type { RouteOverride } from '../options.js';
 import type { Route } from './context.js';
 import { ROUTE_SPECS } from './routes/table.js';
 
+const NOT_FOUND = Object.freeze({ kind: 'not-found' }) as RouteMatch;
+
 /** Outcome of a route lookup. */
 export type RouteMatch =
   | { readonly kind: 'route'; readonly route: Route; readonly resource: string }
@@ -76,21 +78,24 @@ export function createRouter(overrides: Readonly<Record<string, RouteOverride>> 
   const matchPlain = (path: string): RouteMatch => {
     const r = exact.get(path);
     if (r) return { kind: 'route', route: r, resource: '' };
-    // Every subtree route has the shape /v1/<group>/<verb>/ — cut after the third segment.
+    // Subtree routes have the shape /v1/<group>/<verb>/ (upstream's) or
+    // /v1/<group>/<noun>/<verb>/ (the key-version routes): cut after the third segment,
+    // then after the fourth.
     const i0 = path.indexOf('/', 1);
     if (i0 > 0) {
       const i1 = path.indexOf('/', i0 + 1);
       if (i1 > 0) {
         const i2 = path.indexOf('/', i1 + 1);
-        if (i2 > 0) {
-          const s = subtree.get(path.slice(0, i2 + 1));
-          if (s) return { kind: 'route', route: s, resource: path.slice(i2 + 1) };
-        } else if (subtree.has(`${path}/`)) {
-          return { kind: 'redirect', location: `${path}/` };
-        }
+        if (i2 < 0) return subtree.has(`${path}/`) ? { kind: 'redirect', location: `${path}/` } : NOT_FOUND;
+        const s = subtree.get(path.slice(0, i2 + 1));
+        if (s) return { kind: 'route', route: s, resource: path.slice(i2 + 1) };
+        const i3 = path.indexOf('/', i2 + 1);
+        if (i3 < 0) return subtree.has(`${path}/`) ? { kind: 'redirect', location: `${path}/` } : NOT_FOUND;
+        const s4 = subtree.get(path.slice(0, i3 + 1));
+        if (s4) return { kind: 'route', route: s4, resource: path.slice(i3 + 1) };
       }
     }
-    return { kind: 'not-found' };
+    return NOT_FOUND;
   };
 
   return {
@@ -105,12 +110,19 @@ export function createRouter(overrides: Readonly<Record<string, RouteOverride>> 
         const r = exact.get(segments.join('/'));
         if (r) return { kind: 'route', route: r, resource: '' };
       }
-      if (segments.length < 4 || segments.slice(1, 4).some((seg) => seg.includes('/'))) return { kind: 'not-found' };
-      const key = `/${segments[1]}/${segments[2]}/${segments[3]}/`;
-      if (segments.length === 4) return subtree.has(key) ? { kind: 'redirect', location: key } : { kind: 'not-found' };
-      const s = subtree.get(key);
-      // The resource is the unescaped rest (an escape never spans a `/`).
-      return s ? { kind: 'route', route: s, resource: segments.slice(4).join('/') } : { kind: 'not-found' };
+      // Three-segment keys first (upstream's routes), then four (the key-version routes).
+      for (const depth of [4, 5]) {
+        if (segments.length < depth || segments.slice(1, depth).some((seg) => seg.includes('/'))) return NOT_FOUND;
+        const key = `${segments.slice(0, depth).join('/')}/`;
+        if (segments.length === depth) {
+          if (subtree.has(key)) return { kind: 'redirect', location: key };
+          continue;
+        }
+        const s = subtree.get(key);
+        // The resource is the unescaped rest (an escape never spans a `/`).
+        if (s) return { kind: 'route', route: s, resource: segments.slice(depth).join('/') };
+      }
+      return NOT_FOUND;
     },
   };
 }

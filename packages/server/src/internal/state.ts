@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { KesError, createPolicyEngine, isKesError, MasterKey } from '@kes/core';
+import { KesError, createPolicyEngine, isKesError, isValidPattern, MasterKey } from '@kes/core';
 import type { KeyStore, PolicyEngine } from '@kes/core';
 import type { KesServerOptions } from '../options.js';
 import { createRouter } from './router.js';
@@ -31,6 +31,8 @@ export interface State {
   readonly store: KeyStore;
   readonly cache: KeyCache;
   readonly cacheOptions: ResolvedCacheOptions;
+  /** Key versions are on (options.keyVersions.enabled and the store keeps version records). */
+  readonly versions: boolean;
   readonly proxy: ProxyState | undefined;
   /** False when `admin` can never be a real identity (e.g. `disabled`, uppercase hex): admin access is off. */
   readonly adminEnabled: boolean;
@@ -56,9 +58,21 @@ export function buildState(options: KesServerOptions, previous: State | undefine
   } catch (e) {
     problems.push(isKesError(e) ? e.message : String(e));
   }
+  const versions = options.keyVersions?.enabled === true;
+  if (versions && options.keyStore && options.keyStore.versions === undefined) {
+    problems.push(`keyVersions: the key store ${options.keyStore.kind} cannot keep key versions`);
+  }
+  for (const [i, rule] of (options.keyVersions?.autoRotate ?? []).entries()) {
+    if (!versions) problems.push('keyVersions.autoRotate: needs keyVersions.enabled');
+    if (typeof rule.pattern !== 'string' || !isValidPattern(rule.pattern)) problems.push(`keyVersions.autoRotate[${i}]: invalid key pattern`);
+    if (!Number.isFinite(rule.everyMs) || rule.everyMs < 60_000)
+      problems.push(`keyVersions.autoRotate[${i}]: the period must be at least one minute`);
+  }
+  const check = options.keyVersions?.autoRotateCheckMs;
+  if (check !== undefined && (!Number.isFinite(check) || check < 10)) problems.push('keyVersions.autoRotateCheckMs: must be at least 10 ms');
   let cacheOptions: ResolvedCacheOptions | undefined;
   try {
-    cacheOptions = resolveCacheOptions(options.cache);
+    cacheOptions = resolveCacheOptions(options.cache, versions);
   } catch (e) {
     problems.push(isKesError(e) ? e.message : String(e));
   }
@@ -121,6 +135,7 @@ export function buildState(options: KesServerOptions, previous: State | undefine
     store: options.keyStore,
     cache,
     cacheOptions,
+    versions,
     proxy,
     adminEnabled: /^[0-9a-f]{64}$/.test(options.admin),
     inflight: 0,

@@ -46,7 +46,8 @@ async function metrics(ctx: Ctx): Promise<number> {
 
 /** `/v1/api`: every route with the timeouts in effect (overrides applied). */
 function api(ctx: Ctx): number {
-  return replyJson(ctx.res, `[${ctx.state.router.routes.map((r) => r.apiEntry).join(',')}]`);
+  const routes = ctx.state.versions ? ctx.state.router.routes : ctx.state.router.routes.filter((r) => r.versions !== true);
+  return replyJson(ctx.res, `[${routes.map((r) => r.apiEntry).join(',')}]`);
 }
 
 /** The system routes, in `/v1/api` order (they come first). `/version` needs no client certificate. */
