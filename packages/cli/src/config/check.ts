@@ -7,6 +7,7 @@ import { checkAdmin } from './sections/admin.js';
 import { checkApi } from './sections/api.js';
 import { checkCache } from './sections/cache.js';
 import { checkDocument, checkWorkers } from './sections/document.js';
+import { checkKeyVersions } from './sections/key-versions.js';
 import { checkKeys } from './sections/keys.js';
 import { checkLog } from './sections/log.js';
 import { checkPolicies } from './sections/policies.js';
@@ -36,6 +37,7 @@ export function checkSections(ctx: CheckContext, legacyMarkers: readonly string[
   const api = checkApi(ctx);
   const policies = checkPolicies(ctx, { admin, proxies: tls.proxy?.identities ?? [] });
   const keys = checkKeys(ctx);
+  const keyVersions = checkKeyVersions(ctx);
   const keyStore = checkKeyStore(ctx, implicitMemoryStore);
   if (ctx.legacy) {
     ctx.warnings.push(
@@ -52,6 +54,7 @@ export function checkSections(ctx: CheckContext, legacyMarkers: readonly string[
       api,
       policies,
       keys,
+      ...(keyVersions !== undefined ? { keyVersions } : {}),
       patternSemantics: ctx.legacy ? 'glob' : 'prefix',
     },
     keyStore,

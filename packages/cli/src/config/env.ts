@@ -49,12 +49,17 @@ const FALSE = new Set(['n', 'no', 'off', 'false']);
  */
 export function coerceBooleans(doc: Doc): void {
   const auditFile = isMap(doc.log) && isMap(doc.log.audit_file) ? doc.log.audit_file : undefined;
-  for (const field of ['fail_closed', 'fsync']) {
-    const v = auditFile?.[field];
-    if (auditFile && typeof v === 'string') {
+  const keyVersions = isMap(doc.key_versions) ? doc.key_versions : undefined;
+  for (const [m, field] of [
+    [auditFile, 'fail_closed'],
+    [auditFile, 'fsync'],
+    [keyVersions, 'enabled'],
+  ] as const) {
+    const v = m?.[field];
+    if (m && typeof v === 'string') {
       const t = v.trim().toLowerCase();
-      if (TRUE.has(t)) auditFile[field] = true;
-      else if (FALSE.has(t)) auditFile[field] = false;
+      if (TRUE.has(t)) m[field] = true;
+      else if (FALSE.has(t)) m[field] = false;
     }
   }
   if (!isMap(doc.api)) return;

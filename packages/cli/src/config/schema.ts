@@ -41,5 +41,11 @@ export const CONFIG_SCHEMA: Schema = obj({
     additionalProperties: obj({ allow: strList, deny: strList, identities: strList }),
   },
   keys: { type: 'array', items: obj({ name: str }, ['name']) },
+  // kes-ts: key versions and rotation (docs/key-rotation.md).
+  key_versions: obj({
+    enabled: bool,
+    auto_rotate: { type: 'array', items: obj({ keys: str, every: duration }, ['keys', 'every']) },
+    check_interval: duration,
+  }),
   keystore,
 });

@@ -66,6 +66,7 @@ export function printBanner(p: ServerFacts, port: number, ctx: CliContext, log: 
         policies: p.policies,
         policy_patterns: p.patterns,
         tls: p.tlsMode,
+        ...(p.versionsText ? { key_versions: p.versionsText } : {}),
         log: {
           error: logs.error ?? 'INFO',
           audit: logs.audit ?? 'INFO',
@@ -88,6 +89,7 @@ export function printBanner(p: ServerFacts, port: number, ctx: CliContext, log: 
   println(out, `${label('Policies')}${p.policies}`);
   println(out, `${label('Patterns')}${p.patterns}`);
   println(out, `${label('TLS')}${p.tlsMode}`);
+  if (p.versionsText) println(out, `${label('Versions')}${p.versionsText}`);
   const audit =
     logs.audit !== 'off' && (logs.audit ?? 'INFO') !== 'WARN' && logs.audit !== 'ERROR' ? ` audit=stdout level=${logs.audit ?? 'INFO'}` : '';
   println(out, `${label('Logs')}error=stderr level=${logs.error ?? 'INFO'}${audit}`);

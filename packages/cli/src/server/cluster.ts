@@ -13,7 +13,7 @@ import type { LoadedConfig } from '../config/types.js';
 import { println } from '../internal/context.js';
 import type { CliContext } from '../internal/context.js';
 import { printBanner, printWarnings } from './banner.js';
-import { describeConfig, loadServerConfig, prepareFrom } from './prepare.js';
+import { AUTO_ROTATE_ENV, describeConfig, loadServerConfig, prepareFrom } from './prepare.js';
 import type { RunningServer } from './run.js';
 import { CLOSE_TIMEOUT_MS, workerCount } from './workers.js';
 import type { ServerLog } from './server-log.js';
@@ -62,8 +62,12 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
   let stopping = false;
   let port = 0;
 
+  // Automatic key rotation runs in one worker: the first, then whichever replaces it.
+  let rotator: Worker | undefined;
   const fork = (): Worker => {
-    const w = cluster.fork();
+    const rotates = rotator === undefined || rotator.isDead();
+    const w = cluster.fork({ [AUTO_ROTATE_ENV]: rotates ? '1' : '0' });
+    if (rotates) rotator = w;
     bornAt.set(w, Date.now());
     w.once('listening', (a: { port: number }) => {
       if (port === 0) port = a.port;

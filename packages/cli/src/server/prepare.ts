@@ -1,6 +1,7 @@
 // What `kes server` starts (and a SIGHUP reload applies): the server options from a
 // config file, the seed-era flags (`--cert --key --root`) or `--dev`, plus the facts
 // the banner shows.
+import cluster from 'node:cluster';
 import { ApiKey, createSelfSignedCertificate } from '@kes/core';
 import type { KeyStore } from '@kes/core';
 import { createKeyStore } from '@kes/keystores';
@@ -44,6 +45,18 @@ export interface Prepared {
   /** How policy patterns match (see {@link patternsText}). */
   readonly patterns: string;
   readonly tlsMode: string;
+  /** The banner's key-versions line; absent while key versions are off. */
+  readonly versionsText?: string;
+}
+
+/** The banner's key-versions line (see docs/key-rotation.md), or `undefined` when off. */
+export function versionsText(kv: KesServerOptions['keyVersions']): string | undefined {
+  if (kv?.enabled !== true) return undefined;
+  const rules = (kv.autoRotate ?? []).map((r) => {
+    const days = r.everyMs / 86_400_000;
+    return `${r.pattern} every ${Number.isInteger(days) ? `${days}d` : `${Math.round(r.everyMs / 3_600_000)}h`}`;
+  });
+  return `on${rules.length > 0 ? `; automatic rotation: ${rules.join(', ')}` : ''}`;
 }
 
 /**
@@ -103,6 +116,7 @@ export function describeConfig(config: LoadedConfig, args: ServerArgs, log: Serv
     policies: Object.keys(config.options.policies).length,
     patterns: patternsText(config),
     tlsMode: tlsModeOf(config.options.tls.auth, anonymous),
+    ...(config.options.keyVersions?.enabled ? { versionsText: versionsText(config.options.keyVersions) as string } : {}),
   };
 }
 
@@ -129,6 +143,8 @@ async function prepareDev(args: ServerArgs, log: ServerLog): Promise<Prepared> {
     log: { error: 'INFO', audit: 'INFO', format: log.json ? 'json' : 'text' },
     address,
     build: SERVER_BUILD,
+    // A place to try rotation (docs/key-rotation.md); the memory store keeps versions.
+    keyVersions: { enabled: true },
   };
   return {
     config: undefined,
@@ -139,8 +155,12 @@ async function prepareDev(args: ServerArgs, log: ServerLog): Promise<Prepared> {
     policies: 0,
     patterns: patternsText(undefined),
     tlsMode: `${tlsModeOf('off', false)}; throw-away self-signed server certificate`,
+    versionsText: versionsText(options.keyVersions) as string,
   };
 }
+
+/** Set to `1` in the environment of the one cluster worker that runs automatic rotation. */
+export const AUTO_ROTATE_ENV = 'KES_AUTO_ROTATE_WORKER';
 
 /** The server `args` describe. */
 export async function prepare(args: ServerArgs, ctx: CliContext, log: ServerLog): Promise<Prepared> {
@@ -165,10 +185,13 @@ export async function prepareFrom(config: LoadedConfig, args: ServerArgs, log: S
       throw err;
     }
   }
+  const kv = config.options.keyVersions;
   return {
     ...describeConfig(config, args, log),
     options: {
       ...config.options,
+      // In a cluster one worker rotates automatically (the primary picks it, see cluster.ts).
+      ...(kv !== undefined && cluster.isWorker ? { keyVersions: { ...kv, autoRotateHere: process.env[AUTO_ROTATE_ENV] === '1' } } : {}),
       keyStore: store,
       address,
       log: { ...config.options.log, format: log.json ? 'json' : 'text' },
