@@ -392,6 +392,16 @@ export class KeyRing {
     for (const k of this.#versions.values()) k.destroy();
   }
 
+  /**
+   * A new ring with the same keys plus `key` as `version`. The new ring owns every key
+   * from then on: drop this one without destroying it.
+   */
+  withVersion(version: number, key: MasterKey): KeyRing {
+    const versions = new Map(this.#versions);
+    versions.set(version, key);
+    return new KeyRing(this.base, versions, this.settings, this.highestSeen);
+  }
+
   /** A new ring with the same keys and other settings (the keys stay shared; destroy only one of the two). */
   withSettings(settings: KeyRingSettings): KeyRing {
     return new KeyRing(this.base, this.#versions, settings, this.highestSeen);

@@ -5,9 +5,9 @@
  * maintains the "offline" flag. Evicted keys are zeroed with `destroy()`.
  */
 import { KesError, KeyRing, MasterKey, isKesError } from '@kes/core';
-import type { KeyStore, KeyStoreStatus } from '@kes/core';
+import type { KeyStore, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import type { CacheOptions } from '../options.js';
-import { loadKeyRing } from './key-versions.js';
+import { loadKeyRing, readVersion } from './key-versions.js';
 import type { VersionWarn } from './key-versions.js';
 
 /** Probe interval while the store is offline (see `KeyCache.#setOffline`). */
@@ -18,12 +18,12 @@ const PROBE_TIMEOUT_MS = 5_000;
 interface Entry {
   readonly key: KeyRing;
   used: boolean;
-  /** `performance.now()` when it was read from the store (see `reload`). */
+  /** `performance.now()` when it was read from the store. */
   readonly loadedAt: number;
 }
 
-/** A cached ring younger than this is not read again for an unknown version (see `reload`). */
-const RELOAD_MIN_AGE_MS = 1000;
+/** How far past the newest version seen `withVersion` looks for a version (see there). */
+const VERSION_LOOKAHEAD = 64;
 
 /** Effective cache settings in milliseconds. */
 export interface ResolvedCacheOptions {
@@ -57,6 +57,8 @@ export class KeyCache {
   readonly options: ResolvedCacheOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #inflight = new Map<string, Promise<KeyRing>>();
+  /** Single-flight lookups of one version (see `withVersion`), by `name\0version`. */
+  readonly #versionFlights = new Map<string, Promise<KeyRing>>();
   readonly #timers: NodeJS.Timeout[] = [];
   #offline = false;
   #closed = false;
@@ -117,16 +119,45 @@ export class KeyCache {
   }
 
   /**
-   * The key `name` read again from the store, because a request names a version the
-   * cached ring lacks (created by another server since). A ring read less than a second
-   * ago is returned as it is, so requests naming versions that do not exist cannot make
-   * every request a key-store read.
+   * The key `name` holding `version` if the store has it: a version the cached ring lacks
+   * was made by another server since it was read. Only that one record is read (as a
+   * miss on an unknown key name costs one read), and only for versions at most
+   * {@link VERSION_LOOKAHEAD} past the newest one seen, so made-up versions cannot make a
+   * request expensive. A record that is missing or belongs to an earlier key of the
+   * same name leaves the ring as it is.
    */
-  reload(name: string, signal?: AbortSignal): Promise<KeyRing> {
+  async withVersion(name: string, version: number, signal?: AbortSignal): Promise<KeyRing> {
+    const ring = await this.get(name, signal);
+    const versions = this.options.loadVersions ? this.store.versions : undefined;
+    if (ring.key(version) !== undefined || versions === undefined || version > ring.highestSeen + VERSION_LOOKAHEAD) return ring;
+    const flight = `${name}\0${version}`;
+    let p = this.#versionFlights.get(flight);
+    if (p === undefined) {
+      p = this.#addVersion(versions, name, ring, version);
+      this.#versionFlights.set(flight, p);
+      const clear = (): void => {
+        this.#versionFlights.delete(flight);
+      };
+      p.then(clear, clear);
+    }
+    return p;
+  }
+
+  async #addVersion(versions: KeyVersionStore, name: string, ring: KeyRing, version: number): Promise<KeyRing> {
+    const gen = this.#generation;
+    const key = await readVersion(versions, name, ring, version, this.warn);
+    if (key === undefined) return ring;
+    const grown = ring.withVersion(version, key);
     const e = this.#entries.get(name);
-    if (e !== undefined && performance.now() - e.loadedAt < RELOAD_MIN_AGE_MS) return Promise.resolve(e.key);
-    if (e !== undefined && !this.#inflight.has(name)) this.evict(name);
-    return this.#single(name, signal);
+    if (this.#closed || gen !== this.#generation || e === undefined || e.key !== ring) {
+      // Raced an eviction or a reload: serve it once; zero only the key read here, the
+      // others belong to the ring still cached (or already zeroed with it).
+      setImmediate(() => key.destroy());
+      return grown;
+    }
+    // The grown ring takes over the old ring's keys: the old one is dropped, never destroyed.
+    this.#entries.set(name, { key: grown, used: true, loadedAt: e.loadedAt });
+    return grown;
   }
 
   #single(name: string, signal: AbortSignal | undefined): Promise<KeyRing> {

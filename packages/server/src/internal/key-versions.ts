@@ -102,6 +102,39 @@ export async function loadKeyRing(versions: KeyVersionStore, name: string, base:
   }
 }
 
+/**
+ * Reads version `version` of `ring`'s key: its key if the record exists and belongs to
+ * this version 1, else `undefined` (a stale record is reported through `warn`).
+ *
+ * @throws store failures as they are
+ */
+export async function readVersion(
+  versions: KeyVersionStore,
+  name: string,
+  ring: KeyRing,
+  version: number,
+  warn?: VersionWarn,
+): Promise<MasterKey | undefined> {
+  let value: Uint8Array;
+  try {
+    value = await versions.get(name, String(version));
+  } catch (e) {
+    if (isKesError(e, 'ERR_KES_KEY_NOT_FOUND')) return undefined;
+    throw e;
+  }
+  try {
+    const record = parseKeyVersionRecord(value);
+    if (record.binding !== bindingOf(ring.base) || record.version !== version) {
+      record.key.destroy();
+      warn?.(`key '${name}': ignoring version record ${version} of an earlier key with the same name`);
+      return undefined;
+    }
+    return record.key;
+  } finally {
+    value.fill(0);
+  }
+}
+
 /** The newest settings record of this key (by sequence), or the defaults. */
 async function readSettings(versions: KeyVersionStore, name: string, seqs: number[], binding: string, warn?: VersionWarn): Promise<KeyRingSettings> {
   for (const seq of [...seqs].sort((a, b) => b - a)) {

@@ -45,13 +45,13 @@ export async function getKey(ctx: Ctx, name: string): Promise<KeyRing> {
 
 /**
  * The key `name` holding `version` if the store has it: a version the cached ring lacks
- * was made by another server since, so the ring is read again (at most once a second).
+ * may have been made by another server since (see `KeyCache.withVersion`).
  */
 export async function getKeyWith(ctx: Ctx, name: string, version: number | undefined): Promise<KeyRing> {
   const ring = await getKey(ctx, name);
   if (version === undefined || ring.key(version) !== undefined || !ctx.state.versions) return ring;
   try {
-    return await ctx.state.cache.reload(name, signalOf(ctx));
+    return await ctx.state.cache.withVersion(name, version, signalOf(ctx));
   } catch (e) {
     throw storeError(e, 'ERR_KES_READ_KEY_FAILED');
   }
@@ -128,8 +128,9 @@ export async function decryptWith(
   let ring = await getKey(ctx, name);
   const hint = ctx.state.versions && version ? parseKeyVersion(version) : undefined;
   if (ctx.state.versions) {
+    // The frame names the version; a hint only matters for a ciphertext without one.
     const unknown = ring.unknownVersionIn(ciphertext);
-    if (unknown !== undefined || (hint !== undefined && ring.key(hint) === undefined)) ring = await getKeyWith(ctx, name, unknown ?? hint);
+    if (unknown !== undefined) ring = await getKeyWith(ctx, name, unknown);
   }
   try {
     return ring.decrypt(ciphertext, context, hint).plaintext;
