@@ -7,8 +7,8 @@
  * loaded with `import()` on first use: importing this module, or any other store,
  * never loads it, and a missing SDK fails the first call with an error naming it.
  */
-import { KesError, isValidName } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import { KesError, isValidName, isValidRecordId } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 // Types only: a value import here would load the SDK for every user of @kes/keystores.
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { awsErrorCode, awsErrorMessage, isAwsNetworkError, sanitizeAwsError } from './internal/aws-errors.js';
@@ -16,6 +16,7 @@ import { awsSdkLoadError } from './internal/aws-sdk.js';
 import { decodeAwsSecret, encodeAwsSecret } from './internal/aws-value.js';
 import { checkCall } from './internal/call.js';
 import { ListSnapshots } from './internal/list.js';
+import { checkRecordName, checkRecordRef } from './internal/record-id.js';
 
 type Sdk = typeof import('@aws-sdk/client-secrets-manager');
 
@@ -52,6 +53,11 @@ const LIST_PAGE_SIZE = 100;
 const MAX_LIST_REQUESTS = 100_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
+/**
+ * Version records are the secrets `<name>/versions/<id>`. `/` never occurs in a KES name,
+ * so a record can never be (or be read as) a key; `list()` skips every name with `/`.
+ */
+const RECORD_INFIX = '/versions/';
 
 /** An error answer that means "this secret is scheduled for deletion" (AWS: InvalidRequestException). */
 function isMarkedForDeletion(err: unknown): boolean {
@@ -118,6 +124,8 @@ class AwsKeyStore implements KeyStore {
   #closed = false;
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
   readonly #listing = new ListSnapshots();
+  /** The records of rotated keys: secrets `<name>/versions/<id>` (see {@link RECORD_INFIX}). */
+  readonly versions: KeyVersionStore;
 
   constructor(options: AwsKeyStoreOptions, endpoint: string | undefined) {
     // Keep a private copy: later changes to the caller's object have no effect.
@@ -127,6 +135,7 @@ class AwsKeyStore implements KeyStore {
     };
     this.#endpoint = endpoint;
     this.kind = `aws-secretsmanager:${endpoint ?? options.region}`;
+    this.versions = this.#versionStore();
   }
 
   /** Loads the SDK (once) and builds the client on first use. */
@@ -205,6 +214,57 @@ class AwsKeyStore implements KeyStore {
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
     checkCall(this.#closed, options?.signal);
     this.#checkName(name);
+    await this.#createSecret(name, value, options?.signal);
+  }
+
+  async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
+    checkCall(this.#closed, options?.signal);
+    this.#checkName(name);
+    return this.#getSecret(name, options?.signal);
+  }
+
+  async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
+    checkCall(this.#closed, options?.signal);
+    this.#checkName(name);
+    await this.#deleteSecret(name, options?.signal);
+  }
+
+  /**
+   * The version records: secret `<name>/versions/<id>`, created, read and deleted exactly
+   * like a key (CreateSecret is create-only, the same `KmsKeyId`, forced delete).
+   */
+  #versionStore(): KeyVersionStore {
+    const secret = (name: string, id: string): string => `${name}${RECORD_INFIX}${id}`;
+    return {
+      location: `${this.kind} (secrets <name>${RECORD_INFIX}<id>)`,
+      create: async (name, id, value, options) => {
+        checkRecordRef(name, id);
+        checkCall(this.#closed, options?.signal);
+        await this.#createSecret(secret(name, id), value, options?.signal);
+      },
+      get: async (name, id, options) => {
+        checkRecordRef(name, id);
+        checkCall(this.#closed, options?.signal);
+        return this.#getSecret(secret(name, id), options?.signal);
+      },
+      delete: async (name, id, options) => {
+        checkRecordRef(name, id);
+        checkCall(this.#closed, options?.signal);
+        await this.#deleteSecret(secret(name, id), options?.signal);
+      },
+      list: async (name, options) => {
+        checkRecordName(name);
+        checkCall(this.#closed, options?.signal);
+        const start = `${name}${RECORD_INFIX}`;
+        // The name filter is a prefix match; keep only exact `<name>/versions/<id>` (not `<name>2/…`, not deeper paths).
+        const names = await this.#fetchNames(start, options?.signal, true);
+        return names.flatMap((n) => (n.startsWith(start) && isValidRecordId(n.slice(start.length)) ? [n.slice(start.length)] : []));
+      },
+    };
+  }
+
+  /** CreateSecret of `secret` (a key name or a record name). @throws ERR_KES_KEY_EXISTS if the name is taken */
+  async #createSecret(secret: string, value: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     const payload = encodeAwsSecret(value);
     const secrets =
       'SecretString' in payload
@@ -212,10 +272,10 @@ class AwsKeyStore implements KeyStore {
         : [Buffer.from(payload.SecretBinary).toString('base64')];
     const kmsKeyId = this.#options.kmsKeyId;
     await this.#run(
-      options?.signal,
+      signal,
       (sdk, client) =>
-        client.send(new sdk.CreateSecretCommand({ Name: name, ...payload, ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}) }), {
-          ...(options?.signal ? { abortSignal: options.signal } : {}),
+        client.send(new sdk.CreateSecretCommand({ Name: secret, ...payload, ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}) }), {
+          ...(signal ? { abortSignal: signal } : {}),
         }),
       (err) => {
         if (awsErrorCode(err) === 'ResourceExistsException') return new KesError('ERR_KES_KEY_EXISTS');
@@ -227,14 +287,13 @@ class AwsKeyStore implements KeyStore {
     );
   }
 
-  async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
-    checkCall(this.#closed, options?.signal);
-    this.#checkName(name);
+  /** GetSecretValue of `secret` (AWSCURRENT). @throws ERR_KES_KEY_NOT_FOUND if absent or scheduled for deletion */
+  async #getSecret(secret: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     const out = await this.#run(
-      options?.signal,
+      signal,
       (sdk, client) =>
-        client.send(new sdk.GetSecretValueCommand({ SecretId: name }), {
-          ...(options?.signal ? { abortSignal: options.signal } : {}),
+        client.send(new sdk.GetSecretValueCommand({ SecretId: secret }), {
+          ...(signal ? { abortSignal: signal } : {}),
         }),
       (err) => {
         // A secret scheduled for deletion cannot be read: for KES it is gone.
@@ -247,29 +306,24 @@ class AwsKeyStore implements KeyStore {
     const value = decodeAwsSecret(out);
     if (value === undefined) {
       throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], {
-        cause: new Error(`aws secretsmanager: secret '${name}' has neither SecretString nor SecretBinary`),
+        cause: new Error(`aws secretsmanager: secret '${secret}' has neither SecretString nor SecretBinary`),
       });
     }
     return value;
   }
 
-  async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
-    checkCall(this.#closed, options?.signal);
-    this.#checkName(name);
+  /** DescribeSecret, then a forced DeleteSecret of `secret`. @throws ERR_KES_KEY_NOT_FOUND if absent or scheduled for deletion */
+  async #deleteSecret(secret: string, signal: AbortSignal | undefined): Promise<void> {
     const notFound = (err: unknown): KesError | undefined =>
       awsErrorCode(err) === 'ResourceNotFoundException' || isMarkedForDeletion(err) ? new KesError('ERR_KES_KEY_NOT_FOUND') : undefined;
-    const send = options?.signal ? { abortSignal: options.signal } : {};
+    const send = signal ? { abortSignal: signal } : {};
     // A forced delete of a missing secret may succeed (moto does, following AWS), so
     // look first: the contract wants ERR_KES_KEY_NOT_FOUND for a missing name.
-    const described = await this.#run(
-      options?.signal,
-      (sdk, client) => client.send(new sdk.DescribeSecretCommand({ SecretId: name }), send),
-      notFound,
-    );
+    const described = await this.#run(signal, (sdk, client) => client.send(new sdk.DescribeSecretCommand({ SecretId: secret }), send), notFound);
     if (described.DeletedDate !== undefined) throw new KesError('ERR_KES_KEY_NOT_FOUND');
     await this.#run(
-      options?.signal,
-      (sdk, client) => client.send(new sdk.DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }), send),
+      signal,
+      (sdk, client) => client.send(new sdk.DeleteSecretCommand({ SecretId: secret, ForceDeleteWithoutRecovery: true }), send),
       notFound,
     );
   }
@@ -280,8 +334,12 @@ class AwsKeyStore implements KeyStore {
     return this.#listing.page(prefix, options, () => this.#fetchNames(prefix, options?.signal));
   }
 
-  /** Every secret name starting with `prefix` (a superset: the exact filter is listPage's), following `NextToken`. */
-  async #fetchNames(prefix: string, signal: AbortSignal | undefined): Promise<string[]> {
+  /**
+   * Every secret name starting with `prefix` (a superset: the exact filter is the caller's),
+   * following `NextToken`. Names with `/` (version records, and secrets that cannot be KES
+   * keys anyway) are dropped unless `withSlash`, before any paging, so pages stay full.
+   */
+  async #fetchNames(prefix: string, signal: AbortSignal | undefined, withSlash = false): Promise<string[]> {
     return this.#run(signal, async (sdk, client) => {
       const all: string[] = [];
       const seen = new Set<string>();
@@ -298,7 +356,7 @@ class AwsKeyStore implements KeyStore {
           signal ? { abortSignal: signal } : {},
         );
         for (const entry of page.SecretList ?? []) {
-          if (typeof entry.Name === 'string' && !seen.has(entry.Name)) {
+          if (typeof entry.Name === 'string' && (withSlash || !entry.Name.includes('/')) && !seen.has(entry.Name)) {
             seen.add(entry.Name);
             all.push(entry.Name);
           }

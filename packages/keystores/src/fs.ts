@@ -3,16 +3,27 @@
  * name, content = the stored value bytes exactly (the layout of upstream KES, so
  * a directory written by upstream KES is read unchanged and vice versa).
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { chmod, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { KesError, isKesError } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import { KesError } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import { checkCall } from './internal/call.js';
 import { differsOnlyByCase, platformFoldsCase, probeCaseInsensitive } from './internal/case-probe.js';
+import {
+  MAX_VALUE_SIZE,
+  TEMP_PREFIX,
+  errno,
+  ioError,
+  readCapped,
+  removeStaleTemps,
+  restrictDirMode,
+  syncDir,
+  writeExclusive,
+} from './internal/fs-io.js';
+import { FsVersionStore } from './internal/fs-versions.js';
 import { isSafeKeyName } from './internal/key-name.js';
 import { listPage } from './internal/list.js';
 
@@ -38,38 +49,18 @@ export interface FsKeyStoreOptions {
    * in the exact spelling of its directory entry.
    */
   readonly caseInsensitive?: boolean;
+  /**
+   * The directory of the records of rotated keys (`versions`): `<versionsPath>/<name>/<id>`.
+   * Must lie outside `path` (upstream KES lists every entry of the key directory) and must
+   * not contain it. Relative paths are resolved against the working directory, like `path`.
+   * Created (mode 0700, with parents) on the first record only. Default: the sibling
+   * `<path>.versions`, e.g. `/var/lib/kes/keys.versions`.
+   */
+  readonly versionsPath?: string;
 }
 
 /** Largest value `get` reads (as upstream): a bigger file is not a key this store wrote. */
-export const FS_MAX_VALUE_SIZE = 1 << 20;
-
-/** Prefix of temporary files. `.` is not allowed in key names, so a temp file is never listed or read as a key. */
-const TEMP_PREFIX = '.tmp-';
-/** Age after which a temp file counts as abandoned whatever its PID says (see `#removeStaleTemps`). */
-const STALE_TEMP_MS = 60 * 60_000;
-
-/** True if a process with this PID runs on this host (EPERM: it runs, as another user). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errno(e) === 'EPERM';
-  }
-}
-
-/** Maps an I/O failure to the store's error, keeping aborts and KesErrors as they are. */
-function ioError(e: unknown, signal: AbortSignal | undefined): unknown {
-  if (isKesError(e)) return e;
-  if (signal?.aborted && e === signal.reason) return e;
-  return new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: e });
-}
-
-function errno(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
-
-const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+export const FS_MAX_VALUE_SIZE: number = MAX_VALUE_SIZE;
 
 function defaultWarning(message: string): void {
   process.emitWarning(message, { code: 'KES_FS_KEYSTORE' });
@@ -83,12 +74,19 @@ class FsKeyStore implements KeyStore {
   #created = false;
   #checked: Promise<void> | undefined;
   #caseInsensitive: Promise<boolean> | undefined;
+  readonly versions: KeyVersionStore;
 
-  constructor(path: string, options: FsKeyStoreOptions) {
+  constructor(path: string, versionsPath: string, options: FsKeyStoreOptions) {
     this.kind = `fs:${path}`;
     this.#dir = resolve(path);
     this.#warn = options.onWarning ?? defaultWarning;
     if (options.caseInsensitive !== undefined) this.#caseInsensitive = Promise.resolve(options.caseInsensitive);
+    this.versions = new FsVersionStore({
+      dir: versionsPath,
+      warn: this.#warn,
+      caseInsensitive: options.caseInsensitive,
+      closed: () => this.#closed,
+    });
   }
 
   /** Creates the directory (0700, parents too) if missing, then {@link #checkDir}. */
@@ -108,62 +106,13 @@ class FsKeyStore implements KeyStore {
    */
   #checkDir(): Promise<void> {
     this.#checked ??= (async () => {
-      await this.#checkMode();
-      await this.#removeStaleTemps();
+      await restrictDirMode(this.#dir, 'key directory', this.#warn);
+      await removeStaleTemps(this.#dir); // see removeStaleTemps: temp files of killed creates hold key material
     })().catch((e: unknown) => {
       this.#checked = undefined; // retry on the next call, e.g. after an operator fixed permissions
       throw e;
     });
     return this.#checked;
-  }
-
-  async #checkMode(): Promise<void> {
-    const st = await stat(this.#dir);
-    if (!st.isDirectory()) throw new Error(`${this.#dir} is not a directory`);
-    if (process.platform === 'win32' || (st.mode & 0o077) === 0) return; // Windows has no mode bits to tighten
-    const wanted = st.mode & 0o700;
-    const uid = process.getuid?.();
-    const why =
-      uid !== undefined && uid !== 0 && uid !== st.uid
-        ? 'the process does not own it'
-        : await chmod(this.#dir, wanted).then(
-            () => undefined,
-            (e: unknown) => errno(e) ?? 'chmod failed',
-          );
-    if (why !== undefined) {
-      throw new Error(
-        `key directory ${this.#dir} has mode ${octal(st.mode)} (group/other access) and cannot be restricted to ${octal(wanted)}: ${why}`,
-      );
-    }
-    this.#warn(`fs key store: key directory ${this.#dir} had mode ${octal(st.mode)} (group/other access); restricted it to ${octal(wanted)}`);
-  }
-
-  /**
-   * Once per store: removes the temp files of creates whose process died (SIGKILL, power
-   * loss) between writing the temp file and unlinking it. They are never keys, but they
-   * hold key material, so they must not pile up. A temp name carries its writer's PID
-   * (`.tmp-<pid>-<random>`); only files of processes that no longer run on this host, and
-   * files older than an hour (another host on shared storage, older names without a PID),
-   * are removed, so a create in flight in a live process (another worker) is left alone.
-   * Best effort: a failure here never fails the caller's request.
-   */
-  async #removeStaleTemps(): Promise<void> {
-    let names: string[];
-    try {
-      names = (await readdir(this.#dir)).filter((n) => n.startsWith(TEMP_PREFIX));
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const file = join(this.#dir, n);
-      const pid = /^\.tmp-(\d+)-/.exec(n)?.[1];
-      try {
-        const dead = pid !== undefined && Number(pid) !== process.pid && !isRunning(Number(pid));
-        if (dead || Date.now() - (await stat(file)).mtimeMs > STALE_TEMP_MS) await unlink(file);
-      } catch {
-        // gone already, or not ours to remove
-      }
-    }
   }
 
   /**
@@ -223,12 +172,7 @@ class FsKeyStore implements KeyStore {
   /** fsync of the directory, so a created or removed entry survives a power loss. */
   async #syncDir(): Promise<void> {
     try {
-      const dir = await open(this.#dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await syncDir(this.#dir);
     } catch (e) {
       throw ioError(e, undefined);
     }
@@ -239,7 +183,6 @@ class FsKeyStore implements KeyStore {
     checkCall(this.#closed, signal);
     const file = this.#file(name);
     const bytes = Buffer.from(value); // a copy: the caller may reuse its buffer while we write
-    let temp: string | undefined;
     try {
       await this.#ensureDir();
       signal?.throwIfAborted();
@@ -250,26 +193,11 @@ class FsKeyStore implements KeyStore {
       // Write the complete value to a private temp file first, then link() it to
       // the key name: link fails with EEXIST instead of replacing an existing key,
       // and a crash leaves either the whole key or none (never a torn value).
-      temp = join(this.#dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(12).toString('hex')}`);
-      const handle = await open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-      try {
-        await handle.writeFile(bytes);
-        await handle.chmod(0o600); // independent of the umask
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      try {
-        await link(temp, file);
-      } catch (e) {
-        if (errno(e) === 'EEXIST') throw new KesError('ERR_KES_KEY_EXISTS');
-        throw e;
-      }
+      await writeExclusive(this.#dir, file, bytes);
     } catch (e) {
       throw ioError(e, signal);
     } finally {
       bytes.fill(0); // wipe our copy of the key material
-      if (temp !== undefined) await unlink(temp).catch(() => undefined);
     }
     await this.#syncDir();
   }
@@ -292,29 +220,7 @@ class FsKeyStore implements KeyStore {
     try {
       const st = await handle.stat();
       if (!st.isFile()) throw new KesError('ERR_KES_KEY_NOT_FOUND'); // list ignores non-files, so does get
-      const chunks: Buffer[] = [];
-      let total = 0;
-      for (;;) {
-        signal?.throwIfAborted();
-        const chunk = Buffer.alloc(Math.min(64 * 1024, FS_MAX_VALUE_SIZE + 1 - total));
-        const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-        if (bytesRead === 0) break;
-        chunks.push(chunk.subarray(0, bytesRead));
-        total += bytesRead;
-        if (total > FS_MAX_VALUE_SIZE) {
-          throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], {
-            cause: new Error(`file of key '${name}' is larger than ${FS_MAX_VALUE_SIZE} bytes`),
-          });
-        }
-      }
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const c of chunks) {
-        out.set(c, at);
-        at += c.length;
-        c.fill(0);
-      }
-      return out;
+      return await readCapped(handle, `file of key '${name}'`, signal);
     } catch (e) {
       throw ioError(e, signal);
     } finally {
@@ -393,12 +299,17 @@ class FsKeyStore implements KeyStore {
  * reads are capped at 1 MiB and `list` pages at 1024 names. On a case-insensitive
  * file system a key is reachable only in the exact spelling of its file name.
  *
+ * `versions` keeps the records of rotated keys in `options.versionsPath` (default
+ * `<path>.versions`), outside the key directory, with the same create guarantees;
+ * that directory is created on the first record only.
+ *
  * Calls reject with ERR_KES_INVALID_KEY_NAME (hostile name), ERR_KES_KEY_EXISTS,
  * ERR_KES_KEY_NOT_FOUND, ERR_KES_KEYSTORE_UNAVAILABLE (I/O error, closed store;
  * the I/O error is the `cause`) and, from `status`, ERR_KES_KEYSTORE_UNREACHABLE.
  *
  * @throws ERR_KES_INVALID_ARGUMENT if `options.path` is not a non-empty string,
- *   `options.onWarning` is not a function or `options.caseInsensitive` not a boolean
+ *   `options.onWarning` is not a function, `options.caseInsensitive` not a boolean, or
+ *   `options.versionsPath` is not a non-empty string or lies inside (or contains) the key directory
  * @example
  * const store = createFsKeyStore({ path: '/var/lib/kes/keys' });
  * await store.create('my-key', value);
@@ -414,5 +325,34 @@ export function createFsKeyStore(options: FsKeyStoreOptions): KeyStore {
   if (options.caseInsensitive !== undefined && typeof options.caseInsensitive !== 'boolean') {
     throw new KesError('ERR_KES_INVALID_ARGUMENT', ['fs key store: options.caseInsensitive must be a boolean']);
   }
-  return new FsKeyStore(path, options);
+  return new FsKeyStore(path, resolveVersionsPath(path, options.versionsPath), options);
+}
+
+/**
+ * The absolute versions directory: `versionsPath`, or the sibling `<path>.versions`.
+ * Threat: records inside the key directory would be listed by upstream KES (whose
+ * `kes migrate` aborts on them), and a key directory inside the versions directory would
+ * let a record path (`<versionsPath>/<name>/<id>`) coincide with a key file. Both are
+ * refused; the check is lexical (a symlink can still join them, so do not link them).
+ */
+function resolveVersionsPath(path: string, versionsPath: unknown): string {
+  const keys = resolve(path);
+  if (versionsPath === undefined) return `${keys}.versions`;
+  if (typeof versionsPath !== 'string' || versionsPath.length === 0 || versionsPath.includes('\0')) {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['fs key store: options.versionsPath must be a non-empty directory path']);
+  }
+  const dir = resolve(versionsPath);
+  if (isWithin(keys, dir)) {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['fs key store: options.versionsPath must be outside the key directory (options.path)']);
+  }
+  if (isWithin(dir, keys)) {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['fs key store: options.versionsPath must not contain the key directory (options.path)']);
+  }
+  return dir;
+}
+
+/** True if the absolute path `p` is `dir` or lies below it. */
+function isWithin(dir: string, p: string): boolean {
+  const rel = relative(dir, p);
+  return rel === '' || !(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel));
 }

@@ -4,14 +4,15 @@
  *
  * @module
  */
-import { KesError, isValidName } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import { KesError, isValidName, isValidRecordId } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import { copyBytes } from './internal/bytes.js';
 import { VaultTokenSource } from './internal/vault-auth.js';
 import { field as dig, keystoreFailure } from './internal/https-client.js';
 import type { HttpsJsonClient } from './internal/https-client.js';
 import { createVaultHttpClient, vaultErrors, vaultRequest } from './internal/vault-http.js';
 import type { VaultRequest, VaultResponse } from './internal/vault-http.js';
+import { checkRecordName, checkRecordRef } from './internal/record-id.js';
 import { resolveVaultOptions } from './internal/vault-options.js';
 import type { ResolvedVaultOptions } from './internal/vault-options.js';
 import { decodeFieldValue, encodeFieldValue, isTransitCiphertext } from './internal/vault-value.js';
@@ -28,6 +29,17 @@ export interface VaultKeyStoreOptions {
   readonly namespace?: string;
   /** "Directory" inside the engine under which the keys live. */
   readonly prefix?: string;
+  /**
+   * "Directory" of the records of rotated keys (`versions`), `<versionsPrefix>/<name>/<id>`
+   * inside `versionsEngine`. Default `<prefix>.versions`, a sibling of the key folder that
+   * upstream KES never lists. With an empty `prefix` there is no default (upstream lists
+   * the engine root, where the folder would show up): without this option, or another
+   * `versionsEngine`, the store has no `versions`. Must not be `prefix`, lie inside it
+   * (when `prefix` is set) or contain it.
+   */
+  readonly versionsPrefix?: string;
+  /** Mount of the version records, with the same K/V version as `engine`. Default: `engine`. */
+  readonly versionsEngine?: string;
   /** A static token (development and tests). Exactly one of `token`, `approle`, `kubernetes`. */
   readonly token?: string;
   /** AppRole login. */
@@ -90,7 +102,13 @@ const DEFAULT_PAGE = 1024;
  * `<engine>/data/<prefix>/N`) with the single field `N` whose value is the stored
  * value as text, or a `vault:v1:` Transit ciphertext when `transit` is set.
  *
- * @throws KesError `ERR_KES_INVALID_ARGUMENT` naming the offending option.
+ * `versions` keeps the records of rotated keys as secrets
+ * `<versionsEngine>/<versionsPrefix>/<name>/<id>` (default `<engine>/<prefix>.versions/…`),
+ * where upstream never lists; it is absent with an empty `prefix` unless `versionsPrefix`
+ * or another `versionsEngine` is given.
+ *
+ * @throws KesError `ERR_KES_INVALID_ARGUMENT` naming the offending option (also a
+ *   `versionsPrefix` equal to, inside or around the key prefix in the same engine).
  * @example
  * const store = createVaultKeyStore({
  *   endpoint: 'https://vault.example.net:8200',
@@ -103,13 +121,23 @@ export function createVaultKeyStore(options: VaultKeyStoreOptions): KeyStore {
   return new VaultKeyStore(resolveVaultOptions(options));
 }
 
+/** A K/V mount and the folder in it (both cleaned and encoded, `''` = none). */
+interface Place {
+  readonly engine: string;
+  readonly prefix: string;
+}
+
 class VaultKeyStore implements KeyStore {
   readonly kind: string;
   readonly #o: ResolvedVaultOptions;
   readonly #http: HttpsJsonClient;
   readonly #auth: VaultTokenSource;
-  /** Per-name chains that serialise this process's create/delete on K/V v1 (no CAS there). */
+  /** Per-secret chains (by data path) that serialise this process's create/delete on K/V v1 (no CAS there). */
   readonly #locks = new Map<string, Promise<void>>();
+  /** Where the keys live. */
+  readonly #keys: Place;
+  /** The version records; absent when no place is configured for them (see `versionsPrefix`). */
+  readonly versions?: KeyVersionStore;
   #closed = false;
   #sealed = false;
   #probe: NodeJS.Timeout | undefined;
@@ -120,79 +148,28 @@ class VaultKeyStore implements KeyStore {
     this.#auth = new VaultTokenSource(this.#http, o.login);
     const where = [o.engine, o.prefix].filter(Boolean).join('/');
     this.kind = `vault:${o.endpoint.origin}${o.namespace ? ` ns=${o.namespace}` : ''} ${where} (kv ${o.version})`;
+    this.#keys = { engine: o.engine, prefix: o.prefix };
+    if (o.versions) this.versions = this.#versionStore(o.versions);
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
     const signal = this.#enter(name, options);
-    const copy = copyBytes(value); // the caller may reuse (or wipe) its buffer while we wait on Vault
-    if (this.#o.version === 'v2') {
-      const field = await this.#wrap(name, copy, signal);
-      // cas: 0 makes Vault refuse the write if any version exists: atomic create-only.
-      const res = await this.#send({ method: 'PUT', path: this.#dataPath(name), body: { options: { cas: 0 }, data: { [name]: field } }, signal });
-      if (res.status === 200 || res.status === 204) return;
-      if (res.status === 400 && /check-and-set/i.test(vaultErrors(res.body))) throw new KesError('ERR_KES_KEY_EXISTS');
-      throw this.#unexpected(`create ${name}`, res);
-    }
-    // K/V v1 has no CAS: read, then write if absent (as upstream). Serialised per name
-    // inside this process; two processes can still race (see docs/keystores/vault.md).
-    await this.#locked(name, async () => {
-      const path = this.#dataPath(name);
-      const existing = await this.#send({ method: 'GET', path, signal });
-      if (existing.status === 200) throw new KesError('ERR_KES_KEY_EXISTS');
-      if (!isAbsent(existing)) throw this.#unexpected(`create ${name}`, existing);
-      const field = await this.#wrap(name, copy, signal);
-      const res = await this.#send({ method: 'PUT', path, body: { [name]: field }, signal });
-      if (res.status !== 200 && res.status !== 204) throw this.#unexpected(`create ${name}`, res);
-    });
+    await this.#createSecret(this.#keys, encodeURIComponent(name), name, value, signal, `create ${name}`);
   }
 
   async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
     const signal = this.#enter(name, options);
-    const v2 = this.#o.version === 'v2';
-    // v2 reads version 1 as upstream does: the first writer wins, later versions written out of band are ignored.
-    const res = await this.#send({ method: 'GET', path: this.#dataPath(name), ...(v2 ? { query: 'version=1' } : {}), signal });
-    if (isAbsent(res)) throw new KesError('ERR_KES_KEY_NOT_FOUND');
-    if (res.status !== 200) throw this.#unexpected(`get ${name}`, res);
-    const data = v2 ? dig(res.body, 'data', 'data') : dig(res.body, 'data');
-    if (data === null || data === undefined) throw new KesError('ERR_KES_KEY_NOT_FOUND');
-    const field = dig(data, name);
-    if (typeof field !== 'string') {
-      throw new KesError('ERR_KES_INTERNAL', [], { cause: new Error(`vault: the secret of key '${name}' has no string field '${name}'`) });
-    }
-    return this.#unwrap(name, field, signal);
+    return this.#getSecret(this.#keys, encodeURIComponent(name), name, signal, `get ${name}`, `key '${name}'`);
   }
 
   async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
     const signal = this.#enter(name, options);
-    // Vault answers 204 for absent paths, but our contract reports a missing name:
-    // check first, then delete (v2: the metadata, i.e. every version, permanently).
-    const path = this.#o.version === 'v2' ? this.#metadataPath(name) : this.#dataPath(name);
-    const run = async (): Promise<void> => {
-      const existing = await this.#send({ method: 'GET', path, signal });
-      if (isAbsent(existing)) throw new KesError('ERR_KES_KEY_NOT_FOUND');
-      if (existing.status !== 200) throw this.#unexpected(`delete ${name}`, existing);
-      const res = await this.#send({ method: 'DELETE', path, signal });
-      if (res.status !== 200 && res.status !== 204) throw this.#unexpected(`delete ${name}`, res);
-    };
-    if (this.#o.version === 'v2') await run();
-    else await this.#locked(name, run);
+    await this.#deleteSecret(this.#keys, encodeURIComponent(name), signal, `delete ${name}`);
   }
 
   async list(prefix: string, options?: KeyStoreListOptions): Promise<KeyStoreListResult> {
     const signal = this.#enter(undefined, options);
-    const { engine, prefix: dir } = this.#o;
-    const path = this.#o.version === 'v2' ? [engine, 'metadata', dir].filter(Boolean).join('/') : [engine, dir].filter(Boolean).join('/');
-    // GET ?list=true rather than the LIST verb, which some proxies reject (as upstream).
-    const res = await this.#send({ method: 'GET', path, query: 'list=true', signal });
-    let entries: unknown[] = [];
-    if (res.status === 200) {
-      const keys = dig(res.body, 'data', 'keys');
-      if (!Array.isArray(keys)) throw this.#unexpected('list', res);
-      entries = keys;
-    } else if (!isAbsent(res)) {
-      // 404 is how Vault says "empty folder".
-      throw this.#unexpected('list', res);
-    }
+    const entries = await this.#listFolder(this.#keys, '', signal, 'list');
     const continueAt = options?.continueAt ?? '';
     // Sub-folders (`x/`) and names that are not KES names are not keys of this store.
     const names = entries
@@ -201,6 +178,126 @@ class VaultKeyStore implements KeyStore {
     const limit = options?.limit !== undefined && options.limit > 0 ? options.limit : DEFAULT_PAGE;
     if (names.length <= limit) return { names, continueAt: '' };
     return { names: names.slice(0, limit), continueAt: names[limit]! };
+  }
+
+  /**
+   * The version records (`<versionsEngine>/<versionsPrefix>/<name>/<id>`), the same K/V
+   * mechanics as keys: create-only (v2 `cas: 0`, v1 check-then-write), Transit-wrapped
+   * when configured, the single field named after the key.
+   */
+  #versionStore(place: Place): KeyVersionStore {
+    const rel = (name: string, id: string): string => `${encodeURIComponent(name)}/${id}`;
+    const { endpoint, namespace, version } = this.#o;
+    const where = [place.engine, place.prefix].filter(Boolean).join('/');
+    return {
+      location: `vault:${endpoint.origin}${namespace ? ` ns=${namespace}` : ''} ${where} (kv ${version})`,
+      create: async (name, id, value, options) => {
+        checkRecordRef(name, id);
+        const signal = this.#enter(undefined, options);
+        await this.#createSecret(place, rel(name, id), name, value, signal, `create record ${id} of ${name}`);
+      },
+      get: async (name, id, options) => {
+        checkRecordRef(name, id);
+        const signal = this.#enter(undefined, options);
+        return this.#getSecret(place, rel(name, id), name, signal, `get record ${id} of ${name}`, `record '${id}' of key '${name}'`);
+      },
+      delete: async (name, id, options) => {
+        checkRecordRef(name, id);
+        const signal = this.#enter(undefined, options);
+        await this.#deleteSecret(place, rel(name, id), signal, `delete record ${id} of ${name}`);
+      },
+      list: async (name, options) => {
+        checkRecordName(name);
+        const signal = this.#enter(undefined, options);
+        const entries = await this.#listFolder(place, encodeURIComponent(name), signal, `list records of ${name}`);
+        // Sub-folders (`x/`) and foreign entries are not records.
+        return entries.filter((n): n is string => typeof n === 'string' && isValidRecordId(n));
+      },
+    };
+  }
+
+  /**
+   * Creates the secret `rel` below `place` with the single field `field`, create-only.
+   * @throws ERR_KES_KEY_EXISTS if the secret exists
+   */
+  async #createSecret(place: Place, rel: string, field: string, value: Uint8Array, signal: AbortSignal | undefined, what: string): Promise<void> {
+    const copy = copyBytes(value); // the caller may reuse (or wipe) its buffer while we wait on Vault
+    try {
+      const path = this.#dataPath(place, rel);
+      if (this.#o.version === 'v2') {
+        const text = await this.#wrap(field, copy, signal);
+        // cas: 0 makes Vault refuse the write if any version exists: atomic create-only.
+        const res = await this.#send({ method: 'PUT', path, body: { options: { cas: 0 }, data: { [field]: text } }, signal });
+        if (res.status === 200 || res.status === 204) return;
+        if (res.status === 400 && /check-and-set/i.test(vaultErrors(res.body))) throw new KesError('ERR_KES_KEY_EXISTS');
+        throw this.#unexpected(what, res);
+      }
+      // K/V v1 has no CAS: read, then write if absent (as upstream). Serialised per secret
+      // inside this process; two processes can still race (see docs/keystores/vault.md).
+      await this.#locked(path, async () => {
+        const existing = await this.#send({ method: 'GET', path, signal });
+        if (existing.status === 200) throw new KesError('ERR_KES_KEY_EXISTS');
+        if (!isAbsent(existing)) throw this.#unexpected(what, existing);
+        const text = await this.#wrap(field, copy, signal);
+        const res = await this.#send({ method: 'PUT', path, body: { [field]: text }, signal });
+        if (res.status !== 200 && res.status !== 204) throw this.#unexpected(what, res);
+      });
+    } finally {
+      copy.fill(0);
+    }
+  }
+
+  /**
+   * Reads the field `field` of the secret `rel` below `place`; `op` names the call and
+   * `what` the secret in causes (`get k` / `key 'k'`).
+   * @throws ERR_KES_KEY_NOT_FOUND if the secret is absent
+   */
+  async #getSecret(place: Place, rel: string, field: string, signal: AbortSignal | undefined, op: string, what: string): Promise<Uint8Array> {
+    const v2 = this.#o.version === 'v2';
+    // v2 reads version 1 as upstream does: the first writer wins, later versions written out of band are ignored.
+    const res = await this.#send({ method: 'GET', path: this.#dataPath(place, rel), ...(v2 ? { query: 'version=1' } : {}), signal });
+    if (isAbsent(res)) throw new KesError('ERR_KES_KEY_NOT_FOUND');
+    if (res.status !== 200) throw this.#unexpected(op, res);
+    const data = v2 ? dig(res.body, 'data', 'data') : dig(res.body, 'data');
+    if (data === null || data === undefined) throw new KesError('ERR_KES_KEY_NOT_FOUND');
+    const text = dig(data, field);
+    if (typeof text !== 'string') {
+      throw new KesError('ERR_KES_INTERNAL', [], { cause: new Error(`vault: the secret of ${what} has no string field '${field}'`) });
+    }
+    return this.#unwrap(what, text, signal);
+  }
+
+  /**
+   * Deletes the secret `rel` below `place` (v2: its metadata, i.e. every version, permanently).
+   * @throws ERR_KES_KEY_NOT_FOUND if the secret is absent
+   */
+  async #deleteSecret(place: Place, rel: string, signal: AbortSignal | undefined, what: string): Promise<void> {
+    // Vault answers 204 for absent paths, but our contract reports a missing name: check first, then delete.
+    const v2 = this.#o.version === 'v2';
+    const path = v2 ? this.#metadataPath(place, rel) : this.#dataPath(place, rel);
+    const run = async (): Promise<void> => {
+      const existing = await this.#send({ method: 'GET', path, signal });
+      if (isAbsent(existing)) throw new KesError('ERR_KES_KEY_NOT_FOUND');
+      if (existing.status !== 200) throw this.#unexpected(what, existing);
+      const res = await this.#send({ method: 'DELETE', path, signal });
+      if (res.status !== 200 && res.status !== 204) throw this.#unexpected(what, res);
+    };
+    if (v2) await run();
+    else await this.#locked(this.#dataPath(place, rel), run);
+  }
+
+  /** The entries of the folder `rel` below `place` (v2: of its metadata); a 404 means an empty folder. */
+  async #listFolder(place: Place, rel: string, signal: AbortSignal | undefined, what: string): Promise<unknown[]> {
+    const path = this.#o.version === 'v2' ? this.#metadataPath(place, rel) : this.#dataPath(place, rel);
+    // GET ?list=true rather than the LIST verb, which some proxies reject (as upstream).
+    const res = await this.#send({ method: 'GET', path, query: 'list=true', signal });
+    if (res.status === 200) {
+      const keys = dig(res.body, 'data', 'keys');
+      if (!Array.isArray(keys)) throw this.#unexpected(what, res);
+      return keys;
+    }
+    if (isAbsent(res)) return []; // 404 is how Vault says "empty folder"
+    throw this.#unexpected(what, res);
   }
 
   async status(options?: KeyStoreCallOptions): Promise<KeyStoreStatus> {
@@ -309,33 +406,34 @@ class VaultKeyStore implements KeyStore {
     return ciphertext;
   }
 
-  async #unwrap(name: string, field: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+  /** The value of a field text; `what` names the secret in causes (`key 'k'`, `record '2' of key 'k'`). */
+  async #unwrap(what: string, field: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     if (!isTransitCiphertext(field)) {
       // Stored before Transit was enabled, or Transit is not used: the value as stored.
       const bytes = decodeFieldValue(field);
-      if (!bytes) throw new KesError('ERR_KES_INTERNAL', [], { cause: new Error(`vault: the value of key '${name}' is malformed`) });
+      if (!bytes) throw new KesError('ERR_KES_INTERNAL', [], { cause: new Error(`vault: the value of ${what} is malformed`) });
       return bytes;
     }
     const transit = this.#o.transit;
     if (!transit) {
       throw new KesError('ERR_KES_INTERNAL', [], {
-        cause: new Error(`vault: key '${name}' is Transit-encrypted but no transit key is configured`),
+        cause: new Error(`vault: ${what} is Transit-encrypted but no transit key is configured`),
       });
     }
     const res = await this.#send({ method: 'POST', path: `${transit.engine}/decrypt/${transit.key}`, body: { ciphertext: field }, signal });
     const plaintext = dig(res.body, 'data', 'plaintext');
-    if (res.status !== 200 || typeof plaintext !== 'string') throw this.#unexpected(`transit decrypt for ${name}`, res);
+    if (res.status !== 200 || typeof plaintext !== 'string') throw this.#unexpected(`transit decrypt for ${what}`, res);
     return new Uint8Array(Buffer.from(plaintext, 'base64'));
   }
 
-  #dataPath(name: string): string {
-    const { engine, prefix, version } = this.#o;
-    return [engine, version === 'v2' ? 'data' : '', prefix, encodeURIComponent(name)].filter(Boolean).join('/');
+  /** The API path of `rel` (already encoded) below `place`: `E/P/rel`, v2 `E/data/P/rel`. */
+  #dataPath(place: Place, rel: string): string {
+    return [place.engine, this.#o.version === 'v2' ? 'data' : '', place.prefix, rel].filter(Boolean).join('/');
   }
 
-  #metadataPath(name: string): string {
-    const { engine, prefix } = this.#o;
-    return [engine, 'metadata', prefix, encodeURIComponent(name)].filter(Boolean).join('/');
+  /** The K/V v2 metadata path of `rel` below `place`: `E/metadata/P/rel`. */
+  #metadataPath(place: Place, rel: string): string {
+    return [place.engine, 'metadata', place.prefix, rel].filter(Boolean).join('/');
   }
 
   /** An unexpected Vault answer: the caller sees "unavailable", the log gets status and Vault's error text. */

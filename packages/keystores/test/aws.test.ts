@@ -1,6 +1,7 @@
 // The AWS Secrets Manager key store against a real moto server (started by
-// test/global-setup.ts): the shared contract suite with and without a KMS key,
-// upstream layout interop, pagination and prefix filtering.
+// test/global-setup.ts): the shared key-store and version-record contract suites with
+// and without a KMS key, upstream layout interop, pagination and prefix filtering, and
+// version records that never show up as keys.
 import { randomBytes } from 'node:crypto';
 import {
   CreateSecretCommand,
@@ -15,6 +16,7 @@ import type { KeyStore } from '@kes/core';
 import { createAwsKeyStore } from '@kes/keystores/aws';
 import type { AwsKeyStoreOptions } from '@kes/keystores/aws';
 import { expectKesError, runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 import { loadVectors } from '../../../test/support/index.js';
 // Brings the `inject()` keys (motoEndpoint, motoSkipReason) declared by the global setup into the type check.
 import type {} from '../../../test/global-setup.js';
@@ -83,6 +85,107 @@ describe.skipIf(!endpoint)('AWS Secrets Manager key store (moto)', () => {
     },
     { listSize: 150 },
   );
+
+  runVersionRecordContract('aws (moto)', async () => openStore());
+  runVersionRecordContract('aws (moto, KMS key)', async () => {
+    kmsKeyArn ||= await createKmsKey();
+    return openStore({ kmsKeyId: kmsKeyArn });
+  });
+
+  describe('version records', () => {
+    let sdk: SecretsManagerClient;
+    let store: KeyStore;
+    let kmsKeyId: string;
+    const base = unique('vr');
+    /** 120 keys (more than one ListSecrets page), each with two records, and decoys around them. */
+    const keys = Array.from({ length: 120 }, (_, i) => `${base}-${String(i).padStart(3, '0')}`);
+
+    beforeAll(async () => {
+      sdk = sdkClient();
+      kmsKeyId = await createKmsKey();
+      store = openStore({ kmsKeyId });
+      for (let i = 0; i < keys.length; i += 20) {
+        await Promise.all(
+          keys
+            .slice(i, i + 20)
+            .flatMap((k) => [
+              store.create(k, new Uint8Array([1])),
+              store.versions!.create(k, '2', new Uint8Array([2])),
+              store.versions!.create(k, 'c1', new Uint8Array([3])),
+            ]),
+        );
+      }
+    });
+    afterAll(async () => {
+      for (const k of keys) {
+        await store.delete(k).catch(() => undefined);
+        for (const id of ['2', 'c1']) await store.versions!.delete(k, id).catch(() => undefined);
+      }
+      sdk.destroy();
+      await store.close();
+    });
+
+    it('are secrets <name>/versions/<id> with the value as SecretString and the store’s KMS key', async () => {
+      const name = keys[0]!;
+      expect(store.versions!.location).toBe(`aws-secretsmanager:${endpoint} (secrets <name>/versions/<id>)`);
+      const out = await sdk.send(new GetSecretValueCommand({ SecretId: `${name}/versions/2` }));
+      expect(out.SecretBinary).toBeUndefined();
+      expect(Buffer.from(out.SecretString ?? '', 'utf8')).toEqual(Buffer.from([2]));
+      const desc = await sdk.send(new DescribeSecretCommand({ SecretId: `${name}/versions/c1` }));
+      expect(desc.KmsKeyId).toBe(kmsKeyId);
+      expect(desc.Tags ?? []).toEqual([]);
+    });
+
+    it('never show up in list(), whatever the prefix or page size, and paging still works', async () => {
+      expect(await listAll(store, base)).toEqual(keys);
+      expect(await listAll(store, `${keys[5]}`)).toEqual([keys[5]]);
+      expect(await listAll(store, `${keys[5]}/`)).toEqual([]);
+      const everything = await listAll(store, '');
+      for (const n of everything) expect(n).not.toContain('/');
+      for (const k of keys) expect(everything).toContain(k);
+      const first = await store.list(base, { limit: 50 });
+      expect(first).toEqual({ names: keys.slice(0, 50), continueAt: keys[50] });
+      const second = await store.list(base, { limit: 50, continueAt: first.continueAt });
+      expect(second).toEqual({ names: keys.slice(50, 100), continueAt: keys[100] });
+      const third = await store.list(base, { limit: 50, continueAt: second.continueAt });
+      expect(third).toEqual({ names: keys.slice(100), continueAt: '' });
+    });
+
+    it('list(name) keeps exact <name>/versions/<id> matches only', async () => {
+      const name = keys[1]!;
+      // Decoys a prefix filter on `<name>/versions/` would return, or that share the key's prefix.
+      const decoys = [`${name}/versions/Not-An-Id`, `${name}/versions/2/deeper`, `${name}/versions/`, `${name}/other/2`, `${name}0/versions/2`];
+      for (const d of decoys) await sdk.send(new CreateSecretCommand({ Name: d, SecretString: 'x' }));
+      try {
+        expect((await store.versions!.list(name)).sort()).toEqual(['2', 'c1']);
+        expect(await store.versions!.list(`${name}0`)).toEqual(['2']);
+        expect(await listAll(store, name)).toEqual([name]);
+      } finally {
+        for (const d of decoys) await sdk.send(new DeleteSecretCommand({ SecretId: d, ForceDeleteWithoutRecovery: true }));
+      }
+    });
+
+    it('delete removes the record at once (ForceDeleteWithoutRecovery); a key delete leaves records alone', async () => {
+      const name = keys[2]!;
+      await store.versions!.delete(name, '2');
+      await expect(sdk.send(new DescribeSecretCommand({ SecretId: `${name}/versions/2` }))).rejects.toMatchObject({
+        name: 'ResourceNotFoundException',
+      });
+      await store.versions!.create(name, '2', new Uint8Array([4])); // the name is free again right away
+      await store.delete(name);
+      expect(await store.versions!.get(name, '2')).toEqual(new Uint8Array([4]));
+      await store.create(name, new Uint8Array([1]));
+    });
+
+    it('a record scheduled for deletion is not found and its id is taken', async () => {
+      const name = keys[3]!;
+      await sdk.send(new DeleteSecretCommand({ SecretId: `${name}/versions/c1`, RecoveryWindowInDays: 7 }));
+      await expectKesError(store.versions!.get(name, 'c1'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+      await expectKesError(store.versions!.delete(name, 'c1'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+      await expectKesError(store.versions!.create(name, 'c1', new Uint8Array([1])), 'ERR_KES_KEY_EXISTS', 'key already exists');
+      await sdk.send(new DeleteSecretCommand({ SecretId: `${name}/versions/c1`, ForceDeleteWithoutRecovery: true }));
+    });
+  });
 
   describe('upstream layout interop', () => {
     let sdk: SecretsManagerClient;

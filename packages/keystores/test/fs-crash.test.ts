@@ -1,8 +1,9 @@
 /**
- * Crash safety of the fs store: a child process writes keys in a loop and is
- * SIGKILLed at random moments. Afterwards every file with a valid key name must
- * hold a complete value, every acknowledged create must be present, and leftover
- * temp files must never show up as keys.
+ * Crash safety of the fs store: a child process writes keys and version records in a
+ * loop and is SIGKILLed at random moments. Afterwards every file with a valid key name
+ * (or record id) must hold a complete value, every acknowledged create must be present,
+ * leftover temp files must never show up as keys or records, and the key directory
+ * holds nothing but keys and temp files (records live in `<keys>.versions`).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
@@ -11,13 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isValidName, listAll } from '@kes/core';
+import { isValidName, isValidRecordId, listAll } from '@kes/core';
 import { createFsKeyStore } from '@kes/keystores/fs';
 import { bundleKeyStores } from './fixtures/bundle.js';
 
 const work = mkdtempSync(join(tmpdir(), 'kes-fs-crash-'));
 const bundleDir = join(work, 'bundle');
 const keyDir = join(work, 'keys');
+const versionsDir = join(work, 'keys.versions');
 const writer = fileURLToPath(new URL('./fixtures/crash-writer.mjs', import.meta.url));
 
 beforeAll(async () => {
@@ -36,9 +38,10 @@ function isComplete(value: Buffer): boolean {
 }
 
 /** Runs the writer until it has acknowledged at least one key, waits a random moment, SIGKILLs it. */
-async function crashRound(round: number): Promise<string[]> {
+async function crashRound(round: number): Promise<{ keys: string[]; records: string[] }> {
   const child = spawn(process.execPath, [writer, bundleDir, keyDir, `r${round}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   const acknowledged: string[] = [];
+  const records: string[] = [];
   let stderr = '';
   let buffered = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -53,6 +56,8 @@ async function crashRound(round: number): Promise<string[]> {
         if (line.startsWith('ok ')) {
           acknowledged.push(line.slice(3));
           resolve();
+        } else if (line.startsWith('rec ')) {
+          records.push(line.slice(4));
         }
       }
     });
@@ -64,14 +69,20 @@ async function crashRound(round: number): Promise<string[]> {
   process.kill(child.pid!, 'SIGKILL');
   const { signal } = await exited;
   expect(signal, stderr).toBe('SIGKILL');
-  return acknowledged;
+  return { keys: acknowledged, records };
 }
 
 describe('fs key store crash safety', () => {
   it('a SIGKILL during creates leaves every key complete or absent', async () => {
     const acknowledged: string[] = [];
-    for (let round = 0; round < 8; round++) acknowledged.push(...(await crashRound(round)));
+    const recorded: string[] = [];
+    for (let round = 0; round < 8; round++) {
+      const { keys, records } = await crashRound(round);
+      acknowledged.push(...keys);
+      recorded.push(...records);
+    }
     expect(acknowledged.length).toBeGreaterThan(0);
+    expect(recorded.length).toBeGreaterThan(0);
 
     const entries = readdirSync(keyDir, { withFileTypes: true });
     const keys = entries.filter((e) => isValidName(e.name)).map((e) => e.name);
@@ -83,7 +94,23 @@ describe('fs key store crash safety', () => {
     const present = new Set(keys);
     for (const name of acknowledged) expect(present.has(name), name).toBe(true);
 
+    // Records: only name directories and temp files in the versions directory; in each
+    // name directory only complete records. Every acknowledged record is there.
+    const roots = readdirSync(versionsDir, { withFileTypes: true });
+    for (const e of roots) {
+      if (e.isDirectory()) expect(isValidName(e.name), e.name).toBe(true);
+      else expect(e.name.startsWith('.tmp-'), e.name).toBe(true);
+    }
+    for (const e of roots.filter((r) => r.isDirectory())) {
+      for (const id of readdirSync(join(versionsDir, e.name))) {
+        expect(isValidRecordId(id), `${e.name}/${id}`).toBe(true);
+        expect(isComplete(readFileSync(join(versionsDir, e.name, id))), `${e.name}/${id}`).toBe(true);
+      }
+    }
+
     const store = createFsKeyStore({ path: keyDir });
+    for (const name of recorded) expect(await store.versions!.list(name), name).toEqual(['2']);
+    for (const name of recorded.slice(0, 50)) expect(isComplete(Buffer.from(await store.versions!.get(name, '2')))).toBe(true);
     expect(await listAll(store, '')).toEqual([...keys].sort());
     for (const name of acknowledged.slice(0, 50)) expect(isComplete(Buffer.from(await store.get(name)))).toBe(true);
     // The store keeps working in a directory with leftovers.

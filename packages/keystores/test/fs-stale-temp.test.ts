@@ -37,3 +37,22 @@ describe('fs key store: temp files of killed creates', () => {
     await again.close();
   });
 });
+
+describe('fs key store: temp files of killed record creates', () => {
+  it('are removed from the versions directory on its first use, with the same rules', async () => {
+    const keys = join(dir, 'keys2');
+    const vdir = `${keys}.versions`;
+    const store = createFsKeyStore({ path: keys });
+    await store.versions!.create('k', '2', new Uint8Array([1, 2, 3])); // creates the versions directory
+    await store.close();
+
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    const files = { dead: `.tmp-${dead}-aaaa`, live: `.tmp-${process.ppid}-cccc` };
+    for (const f of Object.values(files)) writeFileSync(join(vdir, f), 'key material', { mode: 0o600 });
+
+    const again = createFsKeyStore({ path: keys });
+    expect(await again.versions!.list('k')).toEqual(['2']);
+    expect(readdirSync(vdir).sort()).toEqual([files.live, 'k'].sort());
+    await again.close();
+  });
+});

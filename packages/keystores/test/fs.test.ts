@@ -7,6 +7,7 @@ import { ERROR_CATALOGUE, isKesError, listAll } from '@kes/core';
 import { createFsKeyStore } from '@kes/keystores/fs';
 import { createKeyStore } from '@kes/keystores';
 import { expectKesError, runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 import { loadVectors, rejection } from '../../../test/support/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kes-fs-test-'));
@@ -38,6 +39,10 @@ function snapshot(dir: string): string[] {
 }
 
 runKeyStoreContract('fs', async () => createFsKeyStore({ path: join(root, 'contract', 'keys') }));
+runVersionRecordContract('fs', async () => createFsKeyStore({ path: join(root, 'vcontract', 'keys') }));
+runVersionRecordContract('fs, explicit versionsPath', async () =>
+  createFsKeyStore({ path: join(root, 'vcontract2', 'keys'), versionsPath: join(root, 'vcontract2', 'records', 'deep') }),
+);
 
 describe('createFsKeyStore', () => {
   it('validates options synchronously', () => {
@@ -381,6 +386,168 @@ describe('case-insensitive key directories', () => {
       await store.create('APP-SECRET', new Uint8Array([9]));
       expect(await store.get('APP-SECRET')).toEqual(new Uint8Array([9]));
     }
+    await store.close();
+  });
+});
+
+describe('version records (versions)', () => {
+  const invalid = (options: object): string => {
+    try {
+      createFsKeyStore(options as never);
+    } catch (e) {
+      expect(isKesError(e, 'ERR_KES_INVALID_ARGUMENT')).toBe(true);
+      return (e as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it('default to the sibling <path>.versions, resolved like path; location names it', () => {
+    expect(createFsKeyStore({ path: '/var/lib/kes/keys' }).versions?.location).toBe('fs:/var/lib/kes/keys.versions');
+    expect(createFsKeyStore({ path: '/var/lib/kes/keys/' }).versions?.location).toBe('fs:/var/lib/kes/keys.versions');
+    expect(createFsKeyStore({ path: 'rel/keys' }).versions?.location).toBe(`fs:${join(process.cwd(), 'rel', 'keys')}.versions`);
+    expect(createFsKeyStore({ path: '/k', versionsPath: 'rel/v' }).versions?.location).toBe(`fs:${join(process.cwd(), 'rel', 'v')}`);
+  });
+
+  it('refuses a versionsPath inside the key directory or containing it, synchronously', () => {
+    const outside = 'fs key store: options.versionsPath must be outside the key directory (options.path)';
+    const contains = 'fs key store: options.versionsPath must not contain the key directory (options.path)';
+    expect(invalid({ path: '/kes/keys', versionsPath: '/kes/keys' })).toBe(outside);
+    expect(invalid({ path: '/kes/keys', versionsPath: '/kes/keys/' })).toBe(outside);
+    expect(invalid({ path: '/kes/keys', versionsPath: '/kes/keys/v' })).toBe(outside);
+    expect(invalid({ path: '/kes/keys', versionsPath: '/kes/keys/../keys/v' })).toBe(outside);
+    expect(invalid({ path: '/kes/keys', versionsPath: '/kes' })).toBe(contains);
+    expect(invalid({ path: '/kes/keys', versionsPath: '/' })).toBe(contains);
+    for (const bad of ['', 'a\0b', 7]) {
+      expect(invalid({ path: '/kes/keys', versionsPath: bad })).toBe('fs key store: options.versionsPath must be a non-empty directory path');
+    }
+    // Siblings that merely share a prefix are fine.
+    expect(createFsKeyStore({ path: '/kes/keys', versionsPath: '/kes/keys2' }).versions?.location).toBe('fs:/kes/keys2');
+    expect(createFsKeyStore({ path: '/kes/keys', versionsPath: '/kes/..keys' }).versions?.location).toBe('fs:/kes/..keys');
+  });
+
+  it('writes <versionsPath>/<name>/<id> (0700 dirs, 0600 files) and nothing inside the key directory', async () => {
+    const dir = freshDir();
+    const store = createFsKeyStore({ path: dir });
+    const versions = store.versions!;
+    await store.create('k', new Uint8Array([1]));
+    const before = snapshot(dir);
+    expect(statSync(`${dir}.versions`, { throwIfNoEntry: false })).toBeUndefined(); // created lazily
+    expect(await versions.list('k')).toEqual([]);
+    await expectKesError(versions.get('k', '2'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    await expectKesError(versions.delete('k', '2'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    expect(statSync(`${dir}.versions`, { throwIfNoEntry: false })).toBeUndefined(); // reads never create it
+
+    const value = new Uint8Array(randomBytes(200));
+    await versions.create('k', '2', value);
+    await versions.create('k', 'c1', new Uint8Array([9]));
+    const vdir = `${dir}.versions`;
+    expect(statSync(vdir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(vdir, 'k')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(vdir, 'k', '2')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(vdir, 'k', '2')).equals(Buffer.from(value))).toBe(true);
+    expect(readdirSync(vdir)).toEqual(['k']); // no temp file left behind
+    expect(readdirSync(join(vdir, 'k')).sort()).toEqual(['2', 'c1']);
+    expect(snapshot(dir)).toEqual(before); // the key directory is untouched
+    expect(await store.list('')).toEqual({ names: ['k'], continueAt: '' });
+
+    await versions.delete('k', '2');
+    expect(readdirSync(join(vdir, 'k'))).toEqual(['c1']);
+    await versions.delete('k', 'c1');
+    expect(readdirSync(vdir)).toEqual([]); // the empty name directory is removed
+    expect(snapshot(dir)).toEqual(before);
+    await store.close();
+  });
+
+  it('a deployment that never rotates gets no versions directory', async () => {
+    const dir = freshDir();
+    const store = createFsKeyStore({ path: dir });
+    await store.create('k', new Uint8Array([1]));
+    await store.get('k');
+    await store.list('');
+    await store.delete('k');
+    await store.status();
+    expect(readdirSync(join(dir, '..'))).toEqual(['keys']);
+    await store.close();
+  });
+
+  it('ignores temp files, sub-directories, symlinks and foreign files; refuses a symlinked name directory', async () => {
+    const dir = freshDir();
+    const vdir = join(dir, '..', 'v');
+    const store = createFsKeyStore({ path: dir, versionsPath: vdir });
+    const versions = store.versions!;
+    await versions.create('k', '2', new Uint8Array([2]));
+    writeFileSync(join(vdir, 'k', '.tmp-1-abc'), 'half');
+    writeFileSync(join(vdir, 'k', 'Upper'), 'x');
+    mkdirSync(join(vdir, 'k', '3'));
+    symlinkSync(join(vdir, 'k', '2'), join(vdir, 'k', '4'));
+    expect(await versions.list('k')).toEqual(['2']);
+    await expectKesError(versions.get('k', '3'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    await expectKesError(versions.get('k', '4'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    await expectKesError(versions.delete('k', '3'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    await expectKesError(versions.create('k', '3', new Uint8Array([1])), 'ERR_KES_KEY_EXISTS', 'key already exists');
+
+    // A name directory that is a symlink to somewhere else is not followed.
+    const elsewhere = join(root, `elsewhere-${++dirs}`);
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, '2'), 'outside');
+    symlinkSync(elsewhere, join(vdir, 'evil'));
+    await expectKesError(versions.get('evil', '2'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    expect(await versions.list('evil')).toEqual([]);
+    await expectKesError(versions.delete('evil', '2'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    await expectKesError(versions.create('evil', '3', new Uint8Array([1])), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
+    expect(readdirSync(elsewhere)).toEqual(['2']);
+    await store.close();
+  });
+
+  it.skipIf(process.platform === 'win32')('restricts an existing versions directory to 0700, with a warning', async () => {
+    const dir = freshDir();
+    const vdir = join(dir, '..', 'open-versions');
+    mkdirSync(vdir, { recursive: true });
+    chmodSync(vdir, 0o755);
+    const warnings: string[] = [];
+    const store = createFsKeyStore({ path: dir, versionsPath: vdir, onWarning: (m) => warnings.push(m) });
+    expect(await store.versions!.list('k')).toEqual([]);
+    expect(statSync(vdir).mode & 0o777).toBe(0o700);
+    expect(warnings).toEqual([`fs key store: version record directory ${vdir} had mode 0755 (group/other access); restricted it to 0700`]);
+    await store.close();
+  });
+
+  it('a concurrent delete emptying the name directory does not break a create', async () => {
+    const dir = freshDir();
+    const store = createFsKeyStore({ path: dir });
+    const versions = store.versions!;
+    for (let round = 0; round < 30; round++) {
+      await versions.create('k', '2', new Uint8Array([1]));
+      await Promise.all([versions.delete('k', '2'), versions.create('k', '3', new Uint8Array([round]))]);
+      expect([...(await versions.get('k', '3'))]).toEqual([round]);
+      await versions.delete('k', '3');
+    }
+    expect(readdirSync(`${dir}.versions`)).toEqual([]);
+    await store.close();
+  });
+
+  it('a file in the way of the versions directory is a failing store, not a missing record', async () => {
+    const dir = freshDir();
+    const vfile = join(root, `vfile-${++dirs}`);
+    writeFileSync(vfile, 'x');
+    const store = createFsKeyStore({ path: dir, versionsPath: vfile });
+    await expectKesError(store.versions!.create('k', '2', new Uint8Array([1])), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
+    await expectKesError(store.versions!.get('k', '2'), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
+    await expectKesError(store.versions!.list('k'), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
+    await store.close();
+    await expectKesError(store.versions!.get('k', '2'), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
+  });
+
+  it('caseInsensitive forced on: records of a name differing only by case stay apart', async () => {
+    const dir = freshDir();
+    const store = createFsKeyStore({ path: dir, caseInsensitive: true });
+    const versions = store.versions!;
+    await versions.create('app-secret', '2', new Uint8Array([1]));
+    await expectKesError(versions.create('APP-SECRET', '3', new Uint8Array([9])), 'ERR_KES_KEY_EXISTS', 'key already exists');
+    await expectKesError(versions.get('APP-SECRET', '2'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    await expectKesError(versions.delete('APP-SECRET', '2'), 'ERR_KES_KEY_NOT_FOUND', 'key does not exist');
+    expect(await versions.list('APP-SECRET')).toEqual([]);
+    expect(await versions.list('app-secret')).toEqual(['2']);
     await store.close();
   });
 });

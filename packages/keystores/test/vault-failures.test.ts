@@ -97,6 +97,14 @@ const operations = (store: KeyStore): [string, () => Promise<unknown>][] => [
   ['get', () => store.get('my-key')],
   ['delete', () => store.delete('my-key')],
   ['list', () => store.list('')],
+  ...(store.versions === undefined
+    ? []
+    : ([
+        ['versions.create', () => store.versions!.create('my-key', '2', new Uint8Array(Buffer.from(SECRET_VALUE)))],
+        ['versions.get', () => store.versions!.get('my-key', '2')],
+        ['versions.delete', () => store.versions!.delete('my-key', '2')],
+        ['versions.list', () => store.versions!.list('my-key')],
+      ] as [string, () => Promise<unknown>][])),
 ];
 
 describe('vault key store failure mapping (fake Vault)', () => {
@@ -106,8 +114,9 @@ describe('vault key store failure mapping (fake Vault)', () => {
     ['429', /HTTP 429: request path "kv\/": rate limit quota exceeded/],
     ['403', /HTTP 403: permission denied/],
   ] as const)('HTTP %s → ERR_KES_KEYSTORE_UNAVAILABLE with the Vault answer as cause', async (m, causeText) => {
-    const store = open({ version: 'v2' });
+    const store = open({ version: 'v2', prefix: 'kes' });
     mode = m;
+    expect(operations(store)).toHaveLength(8); // the version records fail the same way
     for (const [op, call] of operations(store)) {
       const e = await settle(call());
       expect(isKesError(e, 'ERR_KES_KEYSTORE_UNAVAILABLE'), `${op}: ${String(e)}`).toBe(true);
@@ -314,6 +323,45 @@ describe('vault key store options', () => {
     invalid({ ...base, endpoint: 'https://x', tls: { ca: '/no/such/ca.pem' } }, "vault: option 'tls.ca': cannot read /no/such/ca.pem");
     invalid({ ...base, requestTimeoutMs: 0 }, "vault: option 'requestTimeoutMs' must be a positive number of milliseconds");
     invalid({ ...base, statusPingMs: -1 }, "vault: option 'statusPingMs' must be a positive number of milliseconds");
+  });
+
+  it('places version records beside the key folder, never in it, and refuses unsafe places', () => {
+    const at = (o: Partial<VaultKeyStoreOptions>): string | undefined => createVaultKeyStore({ ...base, ...o }).versions?.location;
+    const where = (w: string, v = 'v1'): string => `vault:${base.endpoint} ${w} (kv ${v})`;
+    expect(at({ prefix: 'kes' })).toBe(where('kv/kes.versions'));
+    expect(at({ prefix: '/a//b/', version: 'v2' })).toBe(where('kv/a/b.versions', 'v2'));
+    expect(at({ prefix: 'kes', versionsPrefix: 'kes-records' })).toBe(where('kv/kes-records'));
+    expect(at({ prefix: 'a/b', versionsPrefix: 'a/c' })).toBe(where('kv/a/c'));
+    // Empty prefix: upstream lists the engine root, so there is no default place.
+    expect(createVaultKeyStore({ ...base }).versions).toBeUndefined();
+    expect(createVaultKeyStore({ ...base, prefix: '/' }).versions).toBeUndefined();
+    expect(at({ versionsPrefix: 'kes.versions' })).toBe(where('kv/kes.versions'));
+    expect(at({ versionsEngine: 'kes-versions' })).toBe(where('kes-versions'));
+    expect(at({ prefix: 'kes', versionsEngine: 'other' })).toBe(where('other/kes.versions'));
+    expect(at({ prefix: 'kes', versionsEngine: 'other', versionsPrefix: 'kes' })).toBe(where('other/kes')); // another mount: anything goes
+    expect(at({ namespace: 'team', prefix: 'kes' })).toBe(`vault:${base.endpoint} ns=team kv/kes.versions (kv v1)`);
+
+    const inside = "vault: option 'versionsPrefix' must not be the key prefix or lie inside it: the records would show up in key listings";
+    const around = "vault: option 'versionsPrefix' must not contain the key prefix: a record could take the place of a key";
+    invalid({ ...base, prefix: 'kes', versionsPrefix: 'kes' }, inside);
+    invalid({ ...base, prefix: 'kes', versionsPrefix: '/kes/' }, inside);
+    invalid({ ...base, prefix: 'kes', versionsPrefix: 'kes/v' }, inside);
+    invalid({ ...base, versionsPrefix: '' }, inside);
+    invalid({ ...base, versionsPrefix: '/' }, inside);
+    invalid({ ...base, prefix: 'a/b', versionsPrefix: 'a' }, around);
+    invalid({ ...base, prefix: 'kes', versionsPrefix: '' }, around);
+    invalid({ ...base, prefix: 'kes', versionsEngine: '/kv/', versionsPrefix: 'kes' }, inside); // '/kv/' is the key engine
+    invalid({ ...base, versionsEngine: '/' }, "vault: option 'versionsEngine' must name a mount path");
+    invalid(
+      { ...base, versionsEngine: 'kv/sub' },
+      "vault: option 'versionsEngine' must be the key engine or another mount, not a path inside or around it",
+    );
+    invalid(
+      { ...base, engine: 'team/kv', versionsEngine: 'team' },
+      "vault: option 'versionsEngine' must be the key engine or another mount, not a path inside or around it",
+    );
+    invalid({ ...base, prefix: 'kes', versionsPrefix: 'a/../b' }, "vault: option 'versionsPrefix' must not contain '.' or '..' path segments");
+    invalid({ ...base, versionsPrefix: 7 }, "vault: option 'versionsPrefix' must be a string");
   });
 
   it('does not connect before the first call', () => {

@@ -7,6 +7,7 @@ import type { KeyStore } from '@kes/core';
 import { createVaultKeyStore } from '@kes/keystores/vault';
 import type { VaultKeyStoreOptions } from '@kes/keystores/vault';
 import { runKeyStoreContract, expectKesError } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 import { bao, baoAddr, baoOk, baoToken, mountKv, rand, unmount } from './vault-harness.js';
 import { loadVectors } from '../../../test/support/index.js';
 
@@ -56,6 +57,94 @@ describe.skipIf(!baoAddr)('vault key store (OpenBao)', () => {
       async () => createVaultKeyStore({ endpoint: baoAddr, token: baoToken, engine: kv2, version: 'v2', prefix: 'contract' }),
       contractOpts,
     );
+  });
+
+  describe('version-record contract', () => {
+    for (const version of ['v1', 'v2'] as const) {
+      const engine = (): string => (version === 'v1' ? kv1 : kv2);
+      // Default place: `<prefix>.versions`, a sibling of the key folder.
+      runVersionRecordContract(`vault kv ${version}, prefix`, async () =>
+        createVaultKeyStore({ endpoint: baoAddr, token: baoToken, engine: engine(), version, prefix: `vc-${rand()}` }),
+      );
+      // Empty prefix: only with an explicit versionsPrefix (the folder shows in root listings) ...
+      runVersionRecordContract(`vault kv ${version}, no prefix, versionsPrefix`, async () =>
+        createVaultKeyStore({ endpoint: baoAddr, token: baoToken, engine: engine(), version, versionsPrefix: `vc-${rand()}.versions` }),
+      );
+      // ... or in another mount.
+      runVersionRecordContract(`vault kv ${version}, no prefix, versionsEngine`, async () => {
+        const other = await mountKv(version);
+        mounts.push(other);
+        return createVaultKeyStore({ endpoint: baoAddr, token: baoToken, engine: engine(), version, versionsEngine: other });
+      });
+    }
+  });
+
+  describe.each(['v1', 'v2'] as const)('version records on K/V %s', (version) => {
+    const engine = (): string => (version === 'v1' ? kv1 : kv2);
+    const data = (path: string): string => (version === 'v1' ? `${engine()}/${path}` : `${engine()}/data/${path}`);
+    const folder = (path: string): string => (version === 'v1' ? `${engine()}/${path}` : `${engine()}/metadata/${path}`);
+    const fields = (r: { body: any }): unknown => (version === 'v1' ? r.body.data : r.body.data.data);
+    const listRaw = async (path: string): Promise<string[]> => {
+      const r = await bao('GET', `${folder(path)}?list=true`);
+      return r.status === 404 ? [] : (r.body.data.keys as string[]).sort();
+    };
+
+    it('live at <engine>/<prefix>.versions/<name>/<id>, one field named after the key; upstream’s listing is unchanged', async () => {
+      const parent = `vr-${rand()}`;
+      const prefix = `${parent}/keys`;
+      const store = open({ engine: engine(), version, prefix });
+      const versions = store.versions!;
+      expect(versions.location).toBe(`vault:${baoAddr} ${engine()}/${prefix}.versions (kv ${version})`);
+      await store.create('k', text('v1-value'));
+      await versions.create('k', '2', text('v2-value'));
+      await versions.create('k', 'c1', text('{"min":1}'));
+      expect(fields(await bao('GET', data(`${prefix}.versions/k/2`)))).toEqual({ k: 'v2-value' });
+      expect(fields(await bao('GET', data(`${prefix}.versions/k/c1`)))).toEqual({ k: '{"min":1}' });
+      // What upstream lists (the key folder) holds the key only; the records sit beside it.
+      expect(await listRaw(prefix)).toEqual(['k']);
+      expect(await listRaw(parent)).toEqual(['keys.versions/', 'keys/']);
+      expect(fields(await bao('GET', data(`${prefix}/k`)))).toEqual({ k: 'v1-value' });
+      if (version === 'v2') {
+        expect((await baoOk('GET', `${engine()}/metadata/${prefix}.versions/k/2`)).data.current_version).toBe(1);
+      }
+      await versions.delete('k', '2');
+      expect((await bao('GET', data(`${prefix}.versions/k/2`))).status).toBe(404);
+      if (version === 'v2') expect((await bao('GET', `${engine()}/metadata/${prefix}.versions/k/2`)).status).toBe(404); // every KV version gone
+      expect(await versions.list('k')).toEqual(['c1']);
+    });
+
+    it('create never overwrites a record written by someone else; foreign entries are not listed', async () => {
+      const prefix = `vr-clash-${rand()}`;
+      const store = open({ engine: engine(), version, prefix });
+      await baoOk('PUT', data(`${prefix}.versions/k/2`), version === 'v1' ? { k: 'theirs' } : { data: { k: 'theirs' } });
+      await baoOk('PUT', data(`${prefix}.versions/k/Not-An-Id`), version === 'v1' ? { x: '1' } : { data: { x: '1' } });
+      await baoOk('PUT', data(`${prefix}.versions/k/sub/3`), version === 'v1' ? { x: '1' } : { data: { x: '1' } });
+      await expectKesError(store.versions!.create('k', '2', text('ours')), 'ERR_KES_KEY_EXISTS', 'key already exists');
+      expect(fields(await bao('GET', data(`${prefix}.versions/k/2`)))).toEqual({ k: 'theirs' });
+      expect(await store.versions!.list('k')).toEqual(['2']);
+    });
+
+    it('empty prefix: no versions unless versionsPrefix or versionsEngine is set; what the root listing then shows', async () => {
+      const bare = open({ engine: engine(), version });
+      expect(bare.versions).toBeUndefined();
+
+      const id = rand();
+      const vprefix = `vr-root-${id}.versions`;
+      const explicit = open({ engine: engine(), version, versionsPrefix: vprefix });
+      await explicit.create(`rk-${id}`, text('v'));
+      await explicit.versions!.create('rk', '2', text('r'));
+      // Upstream lists the engine root: it sees the folder entry (our list() skips it).
+      expect(await listRaw('')).toContain(`${vprefix}/`);
+      expect(await listAll(explicit, '')).not.toContain(`${vprefix}/`);
+      for (const n of await listAll(explicit, '')) expect(n).toMatch(/^[0-9A-Za-z_-]+$/);
+
+      const other = await mountKv(version);
+      mounts.push(other);
+      const separate = open({ engine: engine(), version, versionsEngine: other });
+      await separate.versions!.create('rk2', '2', text('r'));
+      expect(fields(await bao('GET', version === 'v1' ? `${other}/rk2/2` : `${other}/data/rk2/2`))).toEqual({ rk2: 'r' });
+      expect(await listRaw('')).not.toContain('rk2/');
+    });
   });
 
   describe.each(['v1', 'v2'] as const)('upstream layout on K/V %s', (version) => {
@@ -222,6 +311,20 @@ describe.skipIf(!baoAddr)('vault key store (OpenBao)', () => {
       await baoOk('PUT', `${kv1}/${prefix}/up`, { up: enc.data.ciphertext });
       const store = open({ engine: kv1, prefix, transit: { engine: transit, key: 'kes-wrap' } });
       expect(Buffer.from(await store.get('up')).toString('utf8')).toBe(value);
+    });
+
+    it.each(['v1', 'v2'] as const)('wraps version records too (K/V %s)', async (version) => {
+      const prefix = `tr-rec-${rand()}`;
+      const engine = version === 'v1' ? kv1 : kv2;
+      const store = open({ engine, version, prefix, transit: { engine: transit, key: 'kes-wrap' } });
+      const value = text(upstreamValues[0]!);
+      await store.versions!.create('k', '2', value);
+      const raw = await bao('GET', version === 'v1' ? `${engine}/${prefix}.versions/k/2` : `${engine}/data/${prefix}.versions/k/2`);
+      const field = (version === 'v1' ? raw.body.data : raw.body.data.data).k as string;
+      expect(field).toMatch(/^vault:v1:/);
+      expect((await baoOk('POST', `${transit}/decrypt/kes-wrap`, { ciphertext: field })).data.plaintext).toBe(Buffer.from(value).toString('base64'));
+      expect(await store.versions!.get('k', '2')).toEqual(value);
+      await expectKesError(open({ engine, version, prefix }).versions!.get('k', '2'), 'ERR_KES_INTERNAL', 'internal server error');
     });
 
     it('a missing transit mount makes create fail as unavailable and leaves nothing behind', async () => {

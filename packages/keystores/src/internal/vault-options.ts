@@ -17,6 +17,12 @@ export interface ResolvedVaultOptions {
   readonly version: 'v1' | 'v2';
   readonly namespace: string;
   readonly prefix: string;
+  /**
+   * Where version records live: `<engine>/<prefix>/<name>/<id>` (K/V v2 with `data/` or
+   * `metadata/` after the engine); undefined when there is no safe place (empty key
+   * prefix, no `versionsPrefix`, no other `versionsEngine`).
+   */
+  readonly versions: { readonly engine: string; readonly prefix: string } | undefined;
   readonly login: VaultLogin;
   readonly transit: { readonly engine: string; readonly key: string } | undefined;
   readonly tls: VaultTlsMaterial;
@@ -114,6 +120,7 @@ export function resolveVaultOptions(options: RawVaultOptions): ResolvedVaultOpti
   if (version !== 'v1' && version !== 'v2') throw invalid(`option 'version' must be 'v1' or 'v2'`);
   const namespace = cleanPath(optString(options.namespace, 'namespace') ?? '', 'namespace');
   const prefix = cleanPath(optString(options.prefix, 'prefix') ?? '', 'prefix');
+  const versions = resolveVersionsPlace(options, engine, prefix);
 
   const methods = (['token', 'approle', 'kubernetes'] as const).filter((k) => options[k] !== undefined);
   if (methods.length !== 1) throw invalid(`exactly one of the options 'token', 'approle' and 'kubernetes' must be set`);
@@ -194,10 +201,53 @@ export function resolveVaultOptions(options: RawVaultOptions): ResolvedVaultOpti
     version,
     namespace,
     prefix,
+    versions,
     login,
     transit,
     tls,
     statusPingMs: optMs(options.statusPingMs, 'statusPingMs', 15_000),
     requestTimeoutMs: optMs(options.requestTimeoutMs, 'requestTimeoutMs', 15_000),
   };
+}
+
+/** True if the cleaned path `p` is `dir` or lies below it (`''` is the root, which holds everything). */
+function isWithinPath(dir: string, p: string): boolean {
+  return dir === '' || p === dir || p.startsWith(`${dir}/`);
+}
+
+/**
+ * Where the version records go (`versionsEngine`, `versionsPrefix`). Default: the key
+ * engine and `<prefix>.versions`, a sibling of the key folder that upstream never lists.
+ * With an empty key prefix upstream lists the engine root, where any folder would show
+ * up, so there is no default: records need an explicit `versionsPrefix` (accepting that
+ * folder entry) or another `versionsEngine` (default prefix there: none).
+ *
+ * Threats refused here: records inside the key folder (listed as `x/` by upstream, whose
+ * `kes migrate` then fails on them), and a key folder inside the records folder, where
+ * the record `<vprefix>/<name>/<id>` could be the very path of a key.
+ * The CLI's `keystore.vault` section applies the same rule to report it with the line.
+ */
+function resolveVersionsPlace(options: RawVaultOptions, engine: string, prefix: string): ResolvedVaultOptions['versions'] {
+  const rawEngine = optString(options.versionsEngine, 'versionsEngine');
+  const vEngine = rawEngine === undefined ? engine : cleanPath(rawEngine, 'versionsEngine');
+  if (vEngine === '') throw invalid(`option 'versionsEngine' must name a mount path`);
+  const separate = vEngine !== engine;
+  if (separate && (isWithinPath(engine, vEngine) || isWithinPath(vEngine, engine))) {
+    throw invalid(`option 'versionsEngine' must be the key engine or another mount, not a path inside or around it`);
+  }
+  const rawPrefix = optString(options.versionsPrefix, 'versionsPrefix');
+  let vPrefix: string;
+  if (rawPrefix !== undefined) vPrefix = cleanPath(rawPrefix, 'versionsPrefix');
+  else if (prefix !== '') vPrefix = `${prefix}.versions`;
+  else if (separate) vPrefix = '';
+  else return undefined; // no safe default: see above
+  if (!separate) {
+    if (vPrefix === prefix || (prefix !== '' && isWithinPath(prefix, vPrefix))) {
+      throw invalid(`option 'versionsPrefix' must not be the key prefix or lie inside it: the records would show up in key listings`);
+    }
+    if (isWithinPath(vPrefix, prefix)) {
+      throw invalid(`option 'versionsPrefix' must not contain the key prefix: a record could take the place of a key`);
+    }
+  }
+  return { engine: vEngine, prefix: vPrefix };
 }

@@ -41,6 +41,51 @@ function readTls(v: Doc, ctx: CheckContext, path: readonly PathSegment[]): Vault
   };
 }
 
+/** A Vault path as the store cleans it (`/a//b/` → `a/b`), for comparisons. */
+function cleaned(p: string | undefined): string {
+  return (p ?? '')
+    .split('/')
+    .filter((s) => s !== '')
+    .join('/');
+}
+
+/** True if the cleaned path `p` is `dir` or lies below it (`''` is the root, which holds everything). */
+function isWithinPath(dir: string, p: string): boolean {
+  return dir === '' || p === dir || p.startsWith(`${dir}/`);
+}
+
+/**
+ * `versions_prefix` / `versions_engine` (kes-ts): where the records of rotated keys go.
+ * The same rule as the store's (`resolveVersionsPlace` in @kes/keystores), reported here
+ * with the line: in the key engine the records folder must be neither the key prefix, nor
+ * inside it (upstream lists it), nor around it (a record could be a key's path).
+ */
+function checkVersionsPlace(v: Doc, ctx: CheckContext, path: readonly PathSegment[]): void {
+  const engine = cleaned(nonEmpty(v.engine) ?? 'kv');
+  const prefix = cleaned(nonEmpty(v.prefix));
+  const rawEngine = nonEmpty(v.versions_engine);
+  const vEngine = rawEngine === undefined ? engine : cleaned(rawEngine);
+  if (rawEngine !== undefined && vEngine !== engine && (isWithinPath(engine, vEngine) || isWithinPath(vEngine, engine))) {
+    ctx.problems.push({
+      path: [...path, 'versions_engine'],
+      message: `must be the key engine or another mount, not a path inside or around '${engine}'`,
+    });
+    return;
+  }
+  const rawPrefix = v.versions_prefix;
+  if (vEngine !== engine || typeof rawPrefix !== 'string' || rawPrefix === '') return;
+  const vPrefix = cleaned(rawPrefix);
+  const at = [...path, 'versions_prefix'];
+  if (vPrefix === prefix || (prefix !== '' && isWithinPath(prefix, vPrefix))) {
+    ctx.problems.push({
+      path: at,
+      message: `must not be the key prefix '${prefix}' or lie inside it: the version records would show up in key listings`,
+    });
+  } else if (isWithinPath(vPrefix, prefix)) {
+    ctx.problems.push({ path: at, message: `must not contain the key prefix '${prefix}': a version record could take the place of a key` });
+  }
+}
+
 /** `keystore.vault` → `{ type: 'vault', options }`: exactly one login, client TLS key and certificate together. */
 export const vaultSection: KeyStoreSection = {
   name: 'vault',
@@ -50,6 +95,8 @@ export const vaultSection: KeyStoreSection = {
     version: str,
     namespace: str,
     prefix: str,
+    versions_prefix: str,
+    versions_engine: str,
     token: str,
     approle: obj({ engine: str, namespace: str, id: str, secret: str }),
     kubernetes: obj({ engine: str, namespace: str, role: str, jwt: str }),
@@ -84,11 +131,14 @@ export const vaultSection: KeyStoreSection = {
     const transit = isMap(v.transit)
       ? { ...(transitEngine ? { engine: transitEngine } : {}), key: requireStr(v.transit, [...path, 'transit', 'key'], problems) }
       : undefined;
+    checkVersionsPlace(v, ctx, path);
     const tls = readTls(v, ctx, path);
     const ping = isMap(v.status) ? durationMs(v.status.ping, [...path, 'status', 'ping'], ctx) : undefined;
     const engine = nonEmpty(v.engine);
     const namespace = nonEmpty(v.namespace);
     const prefix = nonEmpty(v.prefix);
+    const versionsPrefix = nonEmpty(v.versions_prefix);
+    const versionsEngine = nonEmpty(v.versions_engine);
     const token = nonEmpty(v.token);
     const options: VaultKeyStoreOptions = {
       endpoint,
@@ -96,6 +146,8 @@ export const vaultSection: KeyStoreSection = {
       ...(version ? { version } : {}),
       ...(namespace ? { namespace } : {}),
       ...(prefix ? { prefix } : {}),
+      ...(versionsPrefix ? { versionsPrefix } : {}),
+      ...(versionsEngine ? { versionsEngine } : {}),
       ...(token ? { token } : {}),
       ...(approle ? { approle } : {}),
       ...(kubernetes ? { kubernetes } : {}),
