@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { KesError, isValidName } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import { AzureTokenSource, DEFAULT_AUTHORITY_HOST, DEFAULT_IMDS_ENDPOINT } from './internal/azure-auth.js';
 import type { AzureLogin } from './internal/azure-auth.js';
 import { createAzureHttpClient, sleep, vaultError } from './internal/azure-http.js';
@@ -18,6 +18,8 @@ import type { HttpsJsonClient } from './internal/https-client.js';
 import { decodeAzureValue, encodeAzureValue } from './internal/azure-value.js';
 import { checkCall } from './internal/call.js';
 import { ListSnapshots } from './internal/list.js';
+import { checkRecordName, checkRecordRef } from './internal/record-id.js';
+import { paddedRecordId, paddedRecordName } from './internal/record-name.js';
 
 /** The Key Vault REST API version every request pins. */
 export const AZURE_API_VERSION = '7.4';
@@ -93,6 +95,12 @@ interface VersionInfo {
  * as text. Reads use the oldest version of the secret (the first writer wins).
  * Names outside Key Vault's alphabet (`0-9 a-z A-Z -`) are refused with
  * `ERR_KES_INVALID_KEY_NAME` before any request.
+ *
+ * Version records of rotated keys (`store.versions`) are secrets of the same vault
+ * named `<name>--versions--<id>` padded with `-` to more than 80 characters: Key
+ * Vault names allow no character outside the KES alphabet, so length and the
+ * trailing `-` are what keep them from ever being a KES key name. `list()` leaves
+ * them out.
  *
  * @throws KesError `ERR_KES_INVALID_ARGUMENT` naming the offending option.
  * @example
@@ -207,16 +215,57 @@ class AzureKeyStore implements KeyStore {
   readonly #locks = new Map<string, Promise<void>>();
   readonly #listing = new ListSnapshots();
   #closed = false;
+  readonly versions: KeyVersionStore;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
     this.#http = createAzureHttpClient(o.requestTimeoutMs, o.ca);
     this.#auth = new AzureTokenSource(this.#http, o.login);
     this.kind = `azure:${o.endpoint.origin}${o.endpoint.pathname.replace(/\/+$/, '')}`;
+    this.versions = this.#versionStore();
+  }
+
+  /**
+   * The version records: secret `<name>--versions--<id>-…` (see {@link paddedRecordName}),
+   * created, read and deleted exactly like a key's secret (look-then-set with the
+   * first-writer check, oldest version read, soft delete + purge). Key Vault cannot list
+   * by name, so `list` walks every secret name of the vault. Upstream KES lists every
+   * secret of the vault, so it shows these names too (they are no valid key names).
+   */
+  #versionStore(): KeyVersionStore {
+    const secret = (name: string, id: string, options: KeyStoreCallOptions | undefined): string => {
+      checkRecordRef(name, id);
+      this.#enterRecord(name, options);
+      return paddedRecordName(name, id);
+    };
+    return {
+      location: `${this.kind} secrets <name>--versions--<id>`,
+      create: async (name, id, value, options) => {
+        await this.#createSecret(secret(name, id, options), value, options?.signal);
+      },
+      get: async (name, id, options) => this.#getSecret(secret(name, id, options), options?.signal),
+      delete: async (name, id, options) => {
+        await this.#deleteSecret(secret(name, id, options), options?.signal);
+      },
+      list: async (name, options) => {
+        checkRecordName(name);
+        this.#enterRecord(name, options);
+        const ids = new Set<string>();
+        await this.#secretNames('list', options?.signal, (secretName) => {
+          const id = paddedRecordId(name, secretName);
+          if (id !== undefined) ids.add(id);
+        });
+        return [...ids];
+      },
+    };
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
-    const signal = this.#enter(name, options);
+    await this.#createSecret(name, value, this.#enter(name, options));
+  }
+
+  /** Creates secret `name` (a key name or a record name), create-only as far as Key Vault allows. */
+  async #createSecret(name: string, value: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     // Copied now: the caller may reuse (or wipe) its buffer while we wait on Key Vault.
     const text = encodeAzureValue(value);
     await this.#locked(name, async () => {
@@ -238,7 +287,11 @@ class AzureKeyStore implements KeyStore {
   }
 
   async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
-    const signal = this.#enter(name, options);
+    return this.#getSecret(name, this.#enter(name, options));
+  }
+
+  /** The oldest version of secret `name` (a key name or a record name). */
+  async #getSecret(name: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     const oldest = oldestVersion(await this.#versions(name, signal));
     if (!oldest) throw new KesError('ERR_KES_KEY_NOT_FOUND');
     const now = Date.now() / 1000;
@@ -262,7 +315,10 @@ class AzureKeyStore implements KeyStore {
   }
 
   async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
-    const signal = this.#enter(name, options);
+    await this.#deleteSecret(name, this.#enter(name, options));
+  }
+
+  async #deleteSecret(name: string, signal: AbortSignal | undefined): Promise<void> {
     await this.#locked(name, async () => {
       const res = await this.#send('DELETE', this.#secretUrl(name), undefined, signal);
       // Upstream treats a missing key as deleted; our contract reports it.
@@ -319,6 +375,19 @@ class AzureKeyStore implements KeyStore {
       });
     }
     return options?.signal;
+  }
+
+  /**
+   * Entry checks of a record call, after `checkRecordRef`: a KES name with `_` has no
+   * record name in Key Vault's alphabet (nor can such a key exist here).
+   */
+  #enterRecord(name: string, options: KeyStoreCallOptions | undefined): void {
+    checkCall(this.#closed, options?.signal);
+    if (!AZURE_NAME.test(name)) {
+      throw new KesError('ERR_KES_INVALID_ARGUMENT', ['invalid key name for a version record'], {
+        cause: new Error('azure: Key Vault secret names may only contain 0-9, a-z, A-Z and -'),
+      });
+    }
   }
 
   #url(path: string, query = ''): URL {
@@ -393,10 +462,19 @@ class AzureKeyStore implements KeyStore {
     return found ? out : [];
   }
 
-  /** Every KES-valid secret name in the vault. */
+  /** Every KES-valid secret name in the vault (never a version record: those are no KES names). */
   async #allNames(signal: AbortSignal | undefined): Promise<string[]> {
     const names: string[] = [];
-    await this.#pages('list', this.#url('secrets', `maxresults=${PAGE_SIZE}`), signal, (item) => {
+    await this.#secretNames('list', signal, (name) => {
+      // Other secrets of the vault (not KES names) are not keys of this store.
+      if (isValidName(name)) names.push(name);
+    });
+    return names;
+  }
+
+  /** Calls `each` with the name of every secret in the vault (Key Vault's listing has no name filter). */
+  async #secretNames(what: string, signal: AbortSignal | undefined, each: (name: string) => void): Promise<void> {
+    await this.#pages(what, this.#url('secrets', `maxresults=${PAGE_SIZE}`), signal, (item) => {
       const id = field(item, 'id');
       if (typeof id !== 'string') return;
       let segments: string[];
@@ -405,11 +483,8 @@ class AzureKeyStore implements KeyStore {
       } catch {
         return;
       }
-      const name = segments.length === 2 && segments[0] === 'secrets' ? decodeURIComponent(segments[1]!) : undefined;
-      // Other secrets of the vault (not KES names) are not keys of this store.
-      if (name && isValidName(name)) names.push(name);
+      if (segments.length === 2 && segments[0] === 'secrets') each(decodeURIComponent(segments[1]!));
     });
-    return names;
   }
 
   /**

@@ -8,7 +8,7 @@
  * @module
  */
 import { KesError, isValidName } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import { checkCall } from './internal/call.js';
 import { EntrustAuthError, EntrustSession } from './internal/entrust-auth.js';
 import { createEntrustHttpClient, describeAnswer, entrustError, entrustRequest } from './internal/entrust-http.js';
@@ -19,6 +19,8 @@ import { resolveEntrustOptions } from './internal/entrust-options.js';
 import type { ResolvedEntrustOptions } from './internal/entrust-options.js';
 import { decodeSecretData, encodeSecretData } from './internal/entrust-value.js';
 import { ListSnapshots } from './internal/list.js';
+import { checkRecordName, checkRecordRef } from './internal/record-id.js';
+import { separatedRecordId, separatedRecordName } from './internal/record-name.js';
 
 /** Options of {@link createEntrustKeyStore}; they mirror `keystore.entrust.keycontrol` in the config file. */
 export interface EntrustKeyStoreOptions {
@@ -52,6 +54,10 @@ const MAX_LIST_BYTES = 10 << 20;
  * Creates a key store on an Entrust KeyControl secrets vault. Options are checked (and
  * the CA file read) now; the first call logs in.
  *
+ * Version records of rotated keys (`store.versions`) are secrets of the same box
+ * named `<name>/versions/<id>` (a KeyControl "virtual folder" per key). A `/` is never
+ * part of a KES name, so no key can collide with a record, and `list()` leaves them out.
+ *
  * @throws KesError `ERR_KES_INVALID_ARGUMENT` naming the offending option (never the password).
  * @example
  * const store = await createEntrustKeyStore({
@@ -74,6 +80,7 @@ class EntrustKeyStore implements KeyStore {
   #closed = false;
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
   readonly #listing = new ListSnapshots();
+  readonly versions: KeyVersionStore;
 
   constructor(o: ResolvedEntrustOptions) {
     this.#boxId = o.boxId;
@@ -81,13 +88,53 @@ class EntrustKeyStore implements KeyStore {
     this.#session = new EntrustSession(this.#http, { vaultId: o.vaultId, username: o.username, password: o.password });
     const base = `${o.endpoint.origin}${o.endpoint.pathname.replace(/\/+$/, '')}`;
     this.kind = `entrust-keycontrol:${base} vault=${o.vaultId} box=${o.boxId}`;
+    this.versions = this.#versionStore();
+  }
+
+  /**
+   * The version records: secret `<name>/versions/<id>`, created (atomically, 409 on a
+   * taken name), checked out and deleted exactly like a key's secret. ListSecretIds has
+   * no name filter, so `list` walks every secret name of the box. Upstream KES lists
+   * the box too, so it may show these names (they are no valid key names).
+   */
+  #versionStore(): KeyVersionStore {
+    const secret = (name: string, id: string, options: KeyStoreCallOptions | undefined): string => {
+      checkRecordRef(name, id);
+      checkCall(this.#closed, options?.signal);
+      return separatedRecordName(name, id, '/');
+    };
+    return {
+      location: `${this.kind} secrets <name>/versions/<id>`,
+      create: async (name, id, value, options) => {
+        await this.#createSecret(secret(name, id, options), value, options?.signal);
+      },
+      get: async (name, id, options) => this.#getSecret(secret(name, id, options), options?.signal),
+      delete: async (name, id, options) => {
+        await this.#deleteSecret(secret(name, id, options), options?.signal);
+      },
+      list: async (name, options) => {
+        checkRecordName(name);
+        checkCall(this.#closed, options?.signal);
+        const ids = new Set<string>();
+        await this.#secretNames(options?.signal, (secretName) => {
+          const id = separatedRecordId(name, secretName, '/');
+          if (id !== undefined) ids.add(id);
+        });
+        return [...ids];
+      },
+    };
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
     this.#enter(name, options);
+    await this.#createSecret(name, value, options?.signal);
+  }
+
+  /** Creates secret `name` (a key name or a record name). */
+  async #createSecret(name: string, value: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     // Encoded now: the caller may reuse (or wipe) its buffer while we wait on the service.
     const body = { box_id: this.#boxId, name, secret_data: encodeSecretData(value) };
-    const res = await this.#send('create', 'CreateSecret/', body, options?.signal);
+    const res = await this.#send('create', 'CreateSecret/', body, signal);
     if (res.status === 200 || res.status === 201) return;
     // KeyControl refuses a second secret of one name in a box: atomic create-only.
     if (res.status === 409 && /secret already exists/i.test(entrustError(res.body))) throw new KesError('ERR_KES_KEY_EXISTS');
@@ -96,7 +143,11 @@ class EntrustKeyStore implements KeyStore {
 
   async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
     this.#enter(name, options);
-    const res = await this.#send('get', 'CheckoutSecret/', { box_id: this.#boxId, secret_id: name }, options?.signal, MAX_SECRET_BYTES);
+    return this.#getSecret(name, options?.signal);
+  }
+
+  async #getSecret(name: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    const res = await this.#send('get', 'CheckoutSecret/', { box_id: this.#boxId, secret_id: name }, signal, MAX_SECRET_BYTES);
     if (isSecretNotFound(res)) throw new KesError('ERR_KES_KEY_NOT_FOUND');
     if (res.status !== 200) throw unexpected(`get ${name}`, res);
     const data = field(res.body, 'secret_data');
@@ -110,7 +161,11 @@ class EntrustKeyStore implements KeyStore {
 
   async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
     this.#enter(name, options);
-    const res = await this.#send('delete', 'DeleteSecret/', { box_id: this.#boxId, secret_id: name }, options?.signal);
+    await this.#deleteSecret(name, options?.signal);
+  }
+
+  async #deleteSecret(name: string, signal: AbortSignal | undefined): Promise<void> {
+    const res = await this.#send('delete', 'DeleteSecret/', { box_id: this.#boxId, secret_id: name }, signal);
     if (isSecretNotFound(res)) throw new KesError('ERR_KES_KEY_NOT_FOUND');
     if (res.status !== 200 && res.status !== 204) throw unexpected(`delete ${name}`, res);
   }
@@ -124,10 +179,21 @@ class EntrustKeyStore implements KeyStore {
   /**
    * Every name in the box, following the service's `next_token` to the end. Upstream
    * reads one page only, forges the token from the prefix and puts empty strings in
-   * front of the names; here the token is opaque and every page is read.
+   * front of the names; here the token is opaque and every page is read. Version
+   * records (`<name>/versions/<id>`) are no KES names and never listed.
    */
   async #fetchNames(signal: AbortSignal | undefined): Promise<string[]> {
     const names = new Set<string>();
+    await this.#secretNames(signal, (name, expired) => {
+      // Expired secrets cannot be checked out (skipped, as upstream); names that are
+      // not KES names belong to something else sharing the box.
+      if (!expired && isValidName(name)) names.add(name);
+    });
+    return [...names];
+  }
+
+  /** Calls `each` with every secret name of the box (and whether it is expired), following `next_token`. */
+  async #secretNames(signal: AbortSignal | undefined, each: (name: string, expired: boolean) => void): Promise<void> {
     const seen = new Set<string>();
     let token = '';
     for (let i = 0; i < MAX_LIST_REQUESTS; i++) {
@@ -138,12 +204,10 @@ class EntrustKeyStore implements KeyStore {
       if (res.status !== 200 || !Array.isArray(secrets)) throw unexpected('list', res);
       for (const s of secrets) {
         const name = field(s, 'name');
-        // Expired secrets cannot be checked out (skipped, as upstream); names that are
-        // not KES names belong to something else sharing the box.
-        if (typeof name === 'string' && field(s, 'expired') !== true && isValidName(name)) names.add(name);
+        if (typeof name === 'string') each(name, field(s, 'expired') === true);
       }
       const next = field(res.body, 'next_token');
-      if (typeof next !== 'string' || next === '') return [...names];
+      if (typeof next !== 'string' || next === '') return;
       // A token handed out twice would loop for ever.
       if (seen.has(next)) throw unavailable('entrust keycontrol: list: ListSecretIds returned a next_token it had returned before');
       seen.add(next);

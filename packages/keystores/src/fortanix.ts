@@ -5,7 +5,7 @@
  * @module
  */
 import { KesError, isValidName } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import { checkCall } from './internal/call.js';
 import { createFortanixHttpClient, fortanixErrorText } from './internal/fortanix-http.js';
 import type { FortanixResponse } from './internal/fortanix-http.js';
@@ -15,6 +15,8 @@ import { FortanixSession } from './internal/fortanix-session.js';
 import { keystoreFailure } from './internal/https-client.js';
 import type { HttpsJsonClient, HttpsJsonRequest } from './internal/https-client.js';
 import { ListSnapshots } from './internal/list.js';
+import { checkRecordName, checkRecordRef } from './internal/record-id.js';
+import { separatedRecordId, separatedRecordName } from './internal/record-name.js';
 
 /** Options of {@link createFortanixKeyStore}; they mirror `keystore.fortanix.sdkms` in the config file. */
 export interface FortanixKeyStoreOptions {
@@ -51,6 +53,10 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  * application's default group), whose value is the stored value (DSM shows it base64
  * encoded).
  *
+ * Version records of rotated keys (`store.versions`) are security objects of the same
+ * kind named `<name>.versions.<id>`. A `.` is never part of a KES name, so no key can
+ * collide with a record, and `list()` leaves them out.
+ *
  * @throws KesError `ERR_KES_INVALID_ARGUMENT` naming the offending option.
  * @example
  * const store = await createFortanixKeyStore({
@@ -71,16 +77,57 @@ class FortanixKeyStore implements KeyStore {
   readonly #session: FortanixSession;
   readonly #listing = new ListSnapshots();
   #closed = false;
+  readonly versions: KeyVersionStore;
 
   constructor(o: ResolvedFortanixOptions) {
     this.#o = o;
     this.#http = createFortanixHttpClient(o.endpoint, o.requestTimeoutMs, o.ca);
     this.#session = new FortanixSession(this.#http, o.apiKey);
     this.kind = `fortanix:${o.endpoint.origin}${o.groupId ? ` group=${o.groupId}` : ''}`;
+    this.versions = this.#versionStore();
+  }
+
+  /**
+   * The version records: security object `<name>.versions.<id>`, imported (atomically,
+   * 409 on a taken name), exported and deleted exactly like a key's object, in the same
+   * group with the same operations. DSM lists only exact names, so `list` walks every
+   * object name the application sees. Upstream KES would show these names in its
+   * listing too (they are no valid key names).
+   */
+  #versionStore(): KeyVersionStore {
+    const object = (name: string, id: string, options: KeyStoreCallOptions | undefined): string => {
+      checkRecordRef(name, id);
+      checkCall(this.#closed, options?.signal);
+      return separatedRecordName(name, id, '.');
+    };
+    return {
+      location: `${this.kind} objects <name>.versions.<id>`,
+      create: async (name, id, value, options) => {
+        await this.#createObject(object(name, id, options), value, options?.signal);
+      },
+      get: async (name, id, options) => this.#getObject(object(name, id, options), options?.signal),
+      delete: async (name, id, options) => {
+        await this.#deleteObject(object(name, id, options), options?.signal);
+      },
+      list: async (name, options) => {
+        checkRecordName(name);
+        checkCall(this.#closed, options?.signal);
+        const ids = new Set<string>();
+        await this.#objectNames(options?.signal, (objectName) => {
+          const id = separatedRecordId(name, objectName, '.');
+          if (id !== undefined) ids.add(id);
+        });
+        return [...ids];
+      },
+    };
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
-    const signal = this.#enter(name, options);
+    await this.#createObject(name, value, this.#enter(name, options));
+  }
+
+  /** Imports object `name` (a key name or a record name). */
+  async #createObject(name: string, value: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     // Encoded before the first await: the caller may wipe its buffer while DSM answers.
     const body = {
       obj_type: 'OPAQUE',
@@ -98,7 +145,10 @@ class FortanixKeyStore implements KeyStore {
   }
 
   async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
-    const signal = this.#enter(name, options);
+    return this.#getObject(name, this.#enter(name, options));
+  }
+
+  async #getObject(name: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     const res = await this.#send({ method: 'POST', path: '/crypto/v1/keys/export', body: { name }, signal });
     if (isMissing(res)) throw new KesError('ERR_KES_KEY_NOT_FOUND');
     if (res.status !== 200) throw unexpected(`get '${name}'`, res);
@@ -116,7 +166,10 @@ class FortanixKeyStore implements KeyStore {
   }
 
   async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
-    const signal = this.#enter(name, options);
+    await this.#deleteObject(name, this.#enter(name, options));
+  }
+
+  async #deleteObject(name: string, signal: AbortSignal | undefined): Promise<void> {
     // DSM deletes by object id: look the name up first. A lookup by name lists the
     // object's metadata only, unlike upstream's export, which also fetches the value.
     const q = new URLSearchParams({ name, limit: '2' });
@@ -148,10 +201,20 @@ class FortanixKeyStore implements KeyStore {
    * `sort=name:asc` and moves the `start` cursor (exclusive) to the last name of
    * each page; upstream never moves it and re-reads the first page forever. A server
    * that ignores the cursor (a name comes back twice) or never ends is an error,
-   * not an endless loop.
+   * not an endless loop. Version records (`<name>.versions.<id>`) are no KES names and
+   * never listed.
    */
   async #fetchNames(signal: AbortSignal | undefined): Promise<string[]> {
     const names: string[] = [];
+    await this.#objectNames(signal, (n) => {
+      // Other applications' objects in the same groups may have any name; only KES names are keys.
+      if (isValidName(n)) names.push(n);
+    });
+    return names;
+  }
+
+  /** Calls `each` with the name of every object the application sees, in DSM's name order (see {@link #fetchNames}). */
+  async #objectNames(signal: AbortSignal | undefined, each: (name: string) => void): Promise<void> {
     const seen = new Set<string>();
     let start: string | undefined;
     for (let i = 0; i < MAX_LIST_REQUESTS; i++) {
@@ -161,7 +224,7 @@ class FortanixKeyStore implements KeyStore {
       if (res.status !== 200) throw unexpected('list', res);
       const items = listItems(res.body);
       if (!items) throw unexpected('list', res);
-      if (items.length === 0) return names;
+      if (items.length === 0) return;
       let last: string | undefined;
       for (const item of items) {
         const n = asRecord(item).name;
@@ -173,8 +236,7 @@ class FortanixKeyStore implements KeyStore {
         }
         seen.add(n);
         last = n;
-        // Other applications' objects in the same groups may have any name; only KES names are keys.
-        if (isValidName(n)) names.push(n);
+        each(n);
       }
       if (last === undefined) {
         throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: new Error('fortanix: list: a page of security objects without names') });

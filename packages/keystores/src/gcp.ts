@@ -7,7 +7,7 @@
  * @module
  */
 import { KesError, isValidName } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import { copyBytes } from './internal/bytes.js';
 import { checkCall } from './internal/call.js';
 import { GcpTokenSource } from './internal/gcp-auth.js';
@@ -20,6 +20,8 @@ import { resolveGcpOptions } from './internal/gcp-options.js';
 import type { ResolvedGcpOptions } from './internal/gcp-options.js';
 import { isSafeKeyName } from './internal/key-name.js';
 import { ListSnapshots } from './internal/list.js';
+import { checkRecordName, checkRecordRef } from './internal/record-id.js';
+import { paddedRecordId, paddedRecordName, paddedRecordPrefix } from './internal/record-name.js';
 
 /** A service account key, as the four `credentials` fields of the config file. */
 export interface GcpCredentials {
@@ -81,6 +83,11 @@ const FILTERABLE = /^[A-Za-z0-9_-]+$/;
  * (automatic replication) whose version 1 holds the stored value's bytes. Reads
  * always read version 1.
  *
+ * Version records of rotated keys (`store.versions`) are secrets of the same project
+ * named `<name>--versions--<id>` padded with `-` to more than 80 characters: Secret
+ * Manager ids allow only `0-9 A-Z a-z _ -`, so length and the trailing `-` are what
+ * keep them from ever being a KES key name. `list()` leaves them out.
+ *
  * @throws KesError `ERR_KES_INVALID_ARGUMENT` naming the offending option.
  * @example
  * const store = createGcpKeyStore({
@@ -101,16 +108,62 @@ class GcpKeyStore implements KeyStore {
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
   readonly #listing = new ListSnapshots();
   #closed = false;
+  readonly versions: KeyVersionStore;
 
   constructor(o: ResolvedGcpOptions) {
     this.#o = o;
     this.#http = createGcpHttpClient(o.requestTimeoutMs, o.ca);
     this.#auth = new GcpTokenSource(this.#http, o.login, o.scopes, o.explicitScopes);
     this.kind = `gcp-secretmanager:${o.api.host} project=${o.projectId}`;
+    this.versions = this.#versionStore();
+  }
+
+  /**
+   * The version records: secret `<name>--versions--<id>-…` (see {@link paddedRecordName}),
+   * written, read and deleted exactly like a key's secret (two-step create undone on
+   * failure, version 1 read, delete of the whole secret). Upstream KES lists every
+   * secret of the project, so it shows these ids too (they are no valid key names).
+   */
+  #versionStore(): KeyVersionStore {
+    return {
+      location: `${this.kind} secrets <name>--versions--<id>`,
+      create: async (name, id, value, options) => {
+        checkRecordRef(name, id);
+        checkCall(this.#closed, options?.signal);
+        await this.#createSecret(paddedRecordName(name, id), value, options?.signal);
+      },
+      get: async (name, id, options) => {
+        checkRecordRef(name, id);
+        checkCall(this.#closed, options?.signal);
+        return this.#getSecret(paddedRecordName(name, id), options?.signal);
+      },
+      delete: async (name, id, options) => {
+        checkRecordRef(name, id);
+        checkCall(this.#closed, options?.signal);
+        await this.#deleteSecret(paddedRecordName(name, id), options?.signal);
+      },
+      list: async (name, options) => {
+        checkRecordName(name);
+        checkCall(this.#closed, options?.signal);
+        // The substring filter narrows the transfer to ids containing `<name>--versions--`;
+        // the exact match (not the records of `<name>-x` or `x<name>`) is paddedRecordId's.
+        const ids: string[] = [];
+        await this.#fetchSecretIds(paddedRecordPrefix(name), options?.signal, (secretId) => {
+          const id = paddedRecordId(name, secretId);
+          if (id !== undefined) ids.push(id);
+        });
+        return [...new Set(ids)];
+      },
+    };
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
     const signal = this.#enter(name, options);
+    await this.#createSecret(name, value, signal);
+  }
+
+  /** Creates secret `name` (a key name or a record name) holding `value` in version 1. */
+  async #createSecret(name: string, value: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     const copy = copyBytes(value); // the caller may wipe its buffer while we wait on Google
     try {
       const created = await this.#send('POST', this.#secrets(), { secretId: name }, { replication: { automatic: {} } }, signal);
@@ -155,7 +208,11 @@ class GcpKeyStore implements KeyStore {
   }
 
   async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
-    const signal = this.#enter(name, options);
+    return this.#getSecret(name, this.#enter(name, options));
+  }
+
+  /** Version 1 of secret `name` (a key name or a record name). */
+  async #getSecret(name: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     // Version 1, as upstream: the first value written is the key; versions added
     // out of band are ignored. A secret without version 1 (an upstream create that
     // crashed between its two steps) answers 404 and reads as "not found".
@@ -177,7 +234,10 @@ class GcpKeyStore implements KeyStore {
   }
 
   async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
-    const signal = this.#enter(name, options);
+    await this.#deleteSecret(name, this.#enter(name, options));
+  }
+
+  async #deleteSecret(name: string, signal: AbortSignal | undefined): Promise<void> {
     // Secret Manager deletes a secret and all its versions at once; there is no soft delete.
     const res = await this.#send('DELETE', this.#secret(name), undefined, undefined, signal);
     if (res.status === 404) throw new KesError('ERR_KES_KEY_NOT_FOUND');
@@ -194,15 +254,30 @@ class GcpKeyStore implements KeyStore {
    * The KES names among the project's secrets, following `nextPageToken` (upstream
    * fetches every page too). With a prefix, the server-side filter `name:"<prefix>"`
    * (a substring match on the resource name, so a superset) cuts the transfer; the
-   * exact prefix match is listPage's.
+   * exact prefix match is listPage's. Version records (`<name>--versions--<id>-…`) are
+   * no KES names and never listed.
    */
   async #fetchNames(prefix: string, signal: AbortSignal | undefined): Promise<string[]> {
     const names = new Set<string>();
+    await this.#fetchSecretIds(prefix, signal, (id) => {
+      // Other secrets of the project whose ids are no KES names are not keys of this store.
+      if (isValidName(id)) names.add(id);
+    });
+    return [...names];
+  }
+
+  /**
+   * Calls `each` with the id of every secret of the project, following
+   * `nextPageToken`; with a `needle`, only (a superset of) those whose resource name
+   * contains it, through the filter `name:"<needle>"` (Secret Manager's filter syntax:
+   * `name:` is a substring match, cloud.google.com/secret-manager/docs/filtering).
+   */
+  async #fetchSecretIds(needle: string, signal: AbortSignal | undefined, each: (id: string) => void): Promise<void> {
     let token = '';
     for (let i = 0; i < MAX_LIST_REQUESTS; i++) {
       const query: Record<string, string> = { pageSize: String(this.#o.listPageSize) };
       if (token) query.pageToken = token;
-      if (prefix && FILTERABLE.test(prefix)) query.filter = `name:"${prefix}"`;
+      if (needle && FILTERABLE.test(needle)) query.filter = `name:"${needle}"`;
       const res = await this.#send('GET', this.#secrets(), query, undefined, signal);
       if (res.status !== 200) throw this.#unexpected('list', res);
       const body = res.body as { secrets?: unknown; nextPageToken?: unknown } | undefined;
@@ -210,13 +285,10 @@ class GcpKeyStore implements KeyStore {
       if (!Array.isArray(secrets)) throw this.#unexpected('list', res);
       for (const s of secrets) {
         const full = (s as { name?: unknown } | null)?.name;
-        if (typeof full !== 'string') continue;
-        const id = full.slice(full.lastIndexOf('/') + 1);
-        // Other secrets of the project whose ids are no KES names are not keys of this store.
-        if (isValidName(id)) names.add(id);
+        if (typeof full === 'string') each(full.slice(full.lastIndexOf('/') + 1));
       }
       const next = typeof body?.nextPageToken === 'string' ? body.nextPageToken : '';
-      if (!next || next === token) return [...names];
+      if (!next || next === token) return;
       token = next;
     }
     throw new KesError('ERR_KES_KEYSTORE_UNAVAILABLE', [], { cause: new Error(`gcp: list did not finish after ${MAX_LIST_REQUESTS} pages`) });

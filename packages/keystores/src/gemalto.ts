@@ -6,7 +6,7 @@
  * @module
  */
 import { KesError, isValidName } from '@kes/core';
-import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus } from '@kes/core';
+import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 import { checkCall } from './internal/call.js';
 import { createGemaltoTokenSource } from './internal/gemalto-auth.js';
 import { createGemaltoHttpClient, describeAnswer } from './internal/gemalto-http.js';
@@ -18,6 +18,8 @@ import type { ResolvedGemaltoOptions } from './internal/gemalto-options.js';
 import { decodeMaterial, encodeMaterial } from './internal/gemalto-value.js';
 import { isSafeKeyName } from './internal/key-name.js';
 import { ListSnapshots } from './internal/list.js';
+import { checkRecordName, checkRecordRef } from './internal/record-id.js';
+import { separatedRecordId, separatedRecordName } from './internal/record-name.js';
 import type { TokenLease, TokenSession } from './internal/token-session.js';
 
 /** Options of {@link createGemaltoKeyStore}; they mirror `keystore.gemalto.keysecure` in the config file. */
@@ -56,6 +58,10 @@ const SECRETS = 'api/v1/vault/secrets';
  * Layout (as upstream KES): key `N` is the secret named `N` in the vault of the
  * configured domain, `dataType: "seed"`, with the stored value as its `material` text.
  *
+ * Version records of rotated keys (`store.versions`) are secrets of the same domain
+ * named `<name>.versions.<id>`, laid out like keys. A `.` is never part of a KES name,
+ * so no key can collide with a record, and `list()` leaves them out.
+ *
  * @throws KesError `ERR_KES_INVALID_ARGUMENT` naming the offending option (never its value).
  * @example
  * const store = await createGemaltoKeyStore({
@@ -76,16 +82,56 @@ class GemaltoKeyStore implements KeyStore {
   readonly #auth: TokenSession<TokenLease>;
   readonly #listing = new ListSnapshots();
   #closed = false;
+  readonly versions: KeyVersionStore;
 
   constructor(o: ResolvedGemaltoOptions) {
     this.#o = o;
     this.#http = createGemaltoHttpClient(o.endpoint, o.requestTimeoutMs, o.ca);
     this.#auth = createGemaltoTokenSource(this.#http, { refreshToken: o.refreshToken, domain: o.domain, retryMs: o.loginRetryMs });
     this.kind = `gemalto:${o.endpoint.origin}${o.endpoint.pathname === '/' ? '' : o.endpoint.pathname} domain=${o.domain || 'root'}`;
+    this.versions = this.#versionStore();
+  }
+
+  /**
+   * The version records: secret `<name>.versions.<id>`, created (atomically, 409 on a
+   * taken name), exported and deleted exactly like a key's secret. The API's `name`
+   * filter is not relied on (see `list`), so `list` walks every secret name of the
+   * domain. Upstream KES lists every secret of the domain, so it shows these too.
+   */
+  #versionStore(): KeyVersionStore {
+    const secret = (name: string, id: string, options: KeyStoreCallOptions | undefined): string => {
+      checkRecordRef(name, id);
+      checkCall(this.#closed, options?.signal);
+      return separatedRecordName(name, id, '.');
+    };
+    return {
+      location: `${this.kind} secrets <name>.versions.<id>`,
+      create: async (name, id, value, options) => {
+        await this.#createSecret(secret(name, id, options), value, options?.signal);
+      },
+      get: async (name, id, options) => this.#getSecret(secret(name, id, options), options?.signal),
+      delete: async (name, id, options) => {
+        await this.#deleteSecret(secret(name, id, options), options?.signal);
+      },
+      list: async (name, options) => {
+        checkRecordName(name);
+        checkCall(this.#closed, options?.signal);
+        const ids = new Set<string>();
+        await this.#secretNames(options?.signal, (secretName) => {
+          const id = separatedRecordId(name, secretName, '.');
+          if (id !== undefined) ids.add(id);
+        });
+        return [...ids];
+      },
+    };
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
-    const signal = this.#enter(name, options);
+    await this.#createSecret(name, value, this.#enter(name, options));
+  }
+
+  /** Creates secret `name` (a key name or a record name). */
+  async #createSecret(name: string, value: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     // Encoded before the first await: the caller may wipe `value` once we return.
     const material = encodeMaterial(value);
     // The server refuses a second secret of the same name with 409: atomic create-only.
@@ -96,7 +142,10 @@ class GemaltoKeyStore implements KeyStore {
   }
 
   async get(name: string, options?: KeyStoreCallOptions): Promise<Uint8Array> {
-    const signal = this.#enter(name, options);
+    return this.#getSecret(name, this.#enter(name, options));
+  }
+
+  async #getSecret(name: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     const res = await this.#send({ method: 'POST', path: `${SECRETS}/${encodeURIComponent(name)}/export`, query: 'type=name', signal });
     if (res.status === 404) throw new KesError('ERR_KES_KEY_NOT_FOUND');
     if (res.status !== 200) throw unexpected(`get ${name}`, res);
@@ -107,7 +156,10 @@ class GemaltoKeyStore implements KeyStore {
   }
 
   async delete(name: string, options?: KeyStoreCallOptions): Promise<void> {
-    const signal = this.#enter(name, options);
+    await this.#deleteSecret(name, this.#enter(name, options));
+  }
+
+  async #deleteSecret(name: string, signal: AbortSignal | undefined): Promise<void> {
     const res = await this.#send({ method: 'DELETE', path: `${SECRETS}/${encodeURIComponent(name)}`, query: 'type=name', signal });
     if (res.status === 204 || res.status === 200) return;
     // Upstream reports success here; our contract wants "not found". CipherTrust also
@@ -127,10 +179,20 @@ class GemaltoKeyStore implements KeyStore {
    * until `total` is reached. Unlike upstream, an empty page also ends the listing
    * (upstream re-asks for the same page forever when `total` counts secrets the pages
    * do not return), no extra request is sent after the last page, and the number of
-   * requests is bounded.
+   * requests is bounded. Version records (`<name>.versions.<id>`) are no KES names and
+   * never listed.
    */
   async #fetchNames(signal: AbortSignal | undefined): Promise<string[]> {
     const names = new Set<string>();
+    await this.#secretNames(signal, (n) => {
+      // Secrets that are not KES key names (created by other applications) are not keys.
+      if (isValidName(n)) names.add(n);
+    });
+    return [...names];
+  }
+
+  /** Calls `each` with the name of every secret of the domain, page by page (see {@link #fetchNames}). */
+  async #secretNames(signal: AbortSignal | undefined, each: (name: string) => void): Promise<void> {
     let skip = 0;
     for (let i = 0; ; i++) {
       if (i === MAX_LIST_REQUESTS) {
@@ -149,14 +211,12 @@ class GemaltoKeyStore implements KeyStore {
       }
       for (const r of resources) {
         const n = field(r, 'name');
-        // Secrets that are not KES key names (created by other applications) are not keys.
-        if (typeof n === 'string' && isValidName(n)) names.add(n);
+        if (typeof n === 'string') each(n);
       }
       if (resources.length === 0) break;
       skip += resources.length;
       if (typeof total === 'number' ? skip >= total : resources.length < LIST_PAGE_SIZE) break;
     }
-    return [...names];
   }
 
   async status(options?: KeyStoreCallOptions): Promise<KeyStoreStatus> {

@@ -6,6 +6,7 @@
 import { describe } from 'vitest';
 import { createAzureKeyStore } from '@kes/keystores/azure';
 import { runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 
 const endpoint = process.env.KES_TEST_AZURE_ENDPOINT;
 const tenantId = process.env.KES_TEST_AZURE_TENANT_ID;
@@ -21,5 +22,15 @@ describe.skipIf(!endpoint)('azure live (real Key Vault, opt-in)', () => {
         ...(tenantId && clientId && clientSecret ? { credentials: { tenantId, clientId, clientSecret } } : {}),
       }),
     { listSize: 60, concurrentCreates: 5, maxValueSize: 16_384, noUnderscoreNames: true },
+  );
+  // Also proves that Key Vault accepts the record names (`<name>--versions--<id>-…`).
+  runVersionRecordContract(
+    'azure (real Key Vault)',
+    () =>
+      createAzureKeyStore({
+        endpoint: endpoint ?? '',
+        ...(tenantId && clientId && clientSecret ? { credentials: { tenantId, clientId, clientSecret } } : {}),
+      }),
+    { concurrentCreates: 5, noUnderscoreNames: true },
   );
 });

@@ -1,11 +1,14 @@
 // The Azure Key Vault store against a FAKE Key Vault (test/fakes/azure.ts, written
 // from the public REST docs; no emulator runs here): the shared contract, the
 // upstream layout (interop), soft delete + purge, first-writer-wins reads.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAll } from '@kes/core';
 import type { KeyStore } from '@kes/core';
 import { createAzureKeyStore } from '@kes/keystores/azure';
 import type { AzureKeyStoreOptions } from '@kes/keystores/azure';
 import { expectKesError, runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 import { FakeAzureKeyVault } from './fakes/azure.js';
 
 let fake: FakeAzureKeyVault;
@@ -34,6 +37,7 @@ async function open(o: Partial<AzureKeyStoreOptions> = {}): Promise<KeyStore> {
 }
 
 runKeyStoreContract('azure (fake Key Vault)', () => open(), { listSize: 200, maxValueSize: 16_384, concurrentCreates: 20, noUnderscoreNames: true });
+runVersionRecordContract('azure (fake Key Vault)', () => open(), { noUnderscoreNames: true });
 
 describe('azure store on the fake: layout and Key Vault specifics', () => {
   const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -160,5 +164,90 @@ describe('azure store on the fake: layout and Key Vault specifics', () => {
     } finally {
       fake.nextLinkOrigin = undefined;
     }
+  });
+});
+
+describe('azure store on the fake: version records', () => {
+  const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+  const record = (name: string, id: string): string => {
+    const base = `${name}--versions--${id}`;
+    return base + '-'.repeat(Math.max(1, 81 - base.length));
+  };
+
+  it('keeps record <name>/<id> as secret "<name>--versions--<id>" padded with "-" past 80 characters, written like a key', async () => {
+    const store = await open();
+    await store.versions!.create('vr-layout', '2', enc('{"v":2}'));
+    const name = record('vr-layout', '2');
+    expect(name).toHaveLength(81);
+    expect(name).toMatch(/^[0-9A-Za-z-]{1,127}$/); // Key Vault's alphabet
+    expect(fake.secrets.get(name)?.map((v) => v.value)).toEqual(['{"v":2}']);
+    // The longest key name and id still fit Key Vault's 127 characters.
+    const long = 'L'.repeat(80);
+    await store.versions!.create(long, 'c1234567890abcde', enc('x'));
+    expect(fake.secrets.has(`${long}--versions--c1234567890abcde-`)).toBe(true);
+    expect(await store.versions!.list(long)).toEqual(['c1234567890abcde']);
+    expect(store.versions!.location).toBe(`${store.kind} secrets <name>--versions--<id>`);
+  });
+
+  it('list() never shows records, whatever the prefix', async () => {
+    const store = await open();
+    const p = `vl${randomBytes(3).toString('hex')}`;
+    for (let i = 0; i < 4; i++) {
+      await store.create(`${p}-${i}`, enc('k'));
+      await store.versions!.create(`${p}-${i}`, '2', enc('r'));
+      await store.versions!.create(`${p}-${i}`, 'c1', enc('c'));
+    }
+    const keys = Array.from({ length: 4 }, (_, i) => `${p}-${i}`);
+    expect(await listAll(store, p)).toEqual(keys);
+    expect((await listAll(store, '')).filter((n) => n.includes('--versions--'))).toEqual([]);
+  });
+
+  it('versions.list keeps only the exact records of one name', async () => {
+    const store = await open();
+    const n = `vx${randomBytes(3).toString('hex')}`;
+    await store.versions!.create(n, '2', enc('a'));
+    await store.versions!.create(`${n}-b`, '2', enc('b'));
+    await store.versions!.create(`${n}--versions--2`, '3', enc('c'));
+    fake.put(`${n}--versions--4`, 'short look-alike');
+    fake.put(`${n}--versions--5-x${'-'.repeat(70)}`, 'something behind the id');
+    expect(await store.versions!.list(n)).toEqual(['2']);
+    expect(await store.versions!.list(`${n}-b`)).toEqual(['2']);
+    expect(await store.versions!.list(`${n}--versions--2`)).toEqual(['3']);
+  });
+
+  it('a record create that lost a race reports ERR_KES_KEY_EXISTS and disables its version; delete purges', async () => {
+    const store = await open();
+    const name = record('vr-raced', '2');
+    let raced = false;
+    fake.failures.push({
+      status: 500,
+      match: (method, path) => {
+        if (!raced && method === 'PUT' && path === `/secrets/${name}`) {
+          raced = true;
+          fake.put(name, 'the other writer');
+        }
+        return false;
+      },
+    });
+    await expectKesError(store.versions!.create('vr-raced', '2', enc('ours')), 'ERR_KES_KEY_EXISTS');
+    fake.clearFailures();
+    expect(fake.secrets.get(name)?.map((v) => [v.value, v.enabled])).toEqual([
+      ['the other writer', true],
+      ['ours', false],
+    ]);
+    expect(Buffer.from(await store.versions!.get('vr-raced', '2')).toString()).toBe('the other writer');
+    await store.versions!.delete('vr-raced', '2');
+    expect(fake.secrets.has(name)).toBe(false);
+    expect(fake.deleted.has(name)).toBe(false);
+  });
+
+  it('refuses names Key Vault cannot store (and ids, names that could escape) before any request', async () => {
+    const store = await open();
+    const before = fake.requests.length;
+    await expectKesError(store.versions!.create('has_underscore', '2', enc('x')), 'ERR_KES_INVALID_ARGUMENT');
+    await expectKesError(store.versions!.list('has_underscore'), 'ERR_KES_INVALID_ARGUMENT');
+    await expectKesError(store.versions!.get('ok', 'A'), 'ERR_KES_INVALID_ARGUMENT');
+    await expectKesError(store.versions!.delete('a.b', '2'), 'ERR_KES_INVALID_ARGUMENT');
+    expect(fake.requests.length).toBe(before);
   });
 });

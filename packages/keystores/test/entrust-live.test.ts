@@ -12,6 +12,7 @@ import { describe } from 'vitest';
 import { createEntrustKeyStore } from '@kes/keystores/entrust';
 import type { EntrustKeyStoreOptions } from '@kes/keystores/entrust';
 import { runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 
 const env = process.env;
 const live =
@@ -33,6 +34,10 @@ const live =
 describe.skipIf(live === undefined)('entrust keycontrol (LIVE KeyControl, KES_TEST_ENTRUST_*)', () => {
   runKeyStoreContract('entrust keycontrol (LIVE KeyControl)', () => createEntrustKeyStore(live as EntrustKeyStoreOptions), {
     listSize: Number(env.KES_TEST_ENTRUST_LIST_SIZE ?? 300),
+    concurrentCreates: 10,
+  });
+  // Also proves that KeyControl accepts the record names (`<name>/versions/<id>`).
+  runVersionRecordContract('entrust keycontrol (LIVE KeyControl)', () => createEntrustKeyStore(live as EntrustKeyStoreOptions), {
     concurrentCreates: 10,
   });
 });

@@ -9,6 +9,7 @@ import { createEntrustKeyStore } from '@kes/keystores/entrust';
 import type { EntrustKeyStoreOptions } from '@kes/keystores/entrust';
 import { expectKesError, loadVectors } from '../../../test/support/index.js';
 import { runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 import { startFakeEntrust } from './fakes/entrust.js';
 import type { FakeEntrust } from './fakes/entrust.js';
 
@@ -41,6 +42,7 @@ async function open(extra: Partial<EntrustKeyStoreOptions> = {}): Promise<KeySto
 }
 
 runKeyStoreContract('entrust keycontrol (fake KeyControl)', () => open(), { listSize: 1000 });
+runVersionRecordContract('entrust keycontrol (fake KeyControl)', () => open());
 
 interface Vectors {
   key_version_encode: { cases: { should_fail: boolean; expected_encoding_text?: string }[] };
@@ -156,5 +158,47 @@ describe('entrust keycontrol: listing over server-side pages (fake KeyControl)',
     } finally {
       fake.loopPaging(false);
     }
+  });
+});
+
+describe('entrust keycontrol: version records (fake KeyControl)', () => {
+  let store: KeyStore;
+  beforeAll(async () => {
+    store = await open();
+  });
+
+  it('keeps record <name>/<id> as secret "<name>/versions/<id>", created, checked out and deleted like a key', async () => {
+    const value = new TextEncoder().encode('{"v":2}');
+    const from = fake.requests.length;
+    await store.versions!.create('vr-layout', '2', value);
+    expect(Buffer.from(await store.versions!.get('vr-layout', '2')).toString()).toBe('{"v":2}');
+    await store.versions!.delete('vr-layout', '2');
+    const box = JSON.stringify(fake.boxId);
+    const b64 = Buffer.from(value).toString('base64');
+    const sent = fake.requests.slice(from).filter((r) => r.path.endsWith('Secret/'));
+    expect(sent.map((r) => [r.path, r.raw])).toEqual([
+      ['CreateSecret/', `{"box_id":${box},"name":"vr-layout/versions/2","secret_data":"${b64}"}`],
+      ['CheckoutSecret/', `{"box_id":${box},"secret_id":"vr-layout/versions/2"}`],
+      ['DeleteSecret/', `{"box_id":${box},"secret_id":"vr-layout/versions/2"}`],
+    ]);
+    expect(fake.secrets.has('vr-layout/versions/2')).toBe(false);
+    await expectKesError(store.versions!.get('vr-layout', '2'), 'ERR_KES_KEY_NOT_FOUND');
+    expect(store.versions!.location).toBe(`${store.kind} secrets <name>/versions/<id>`);
+  });
+
+  it('list() never shows records; versions.list keeps only the exact records of one name (expired ones too)', async () => {
+    for (let i = 0; i < 3; i++) {
+      await store.create(`vl-${i}`, new Uint8Array([i]));
+      await store.versions!.create(`vl-${i}`, '2', new Uint8Array([i]));
+      await store.versions!.create(`vl-${i}`, 'c1', new Uint8Array([i]));
+    }
+    fake.secrets.set('vl-1/versions/X', { secretData: 'AA==', expired: false }); // not a record id
+    fake.secrets.set('vl-1/versions/2/x', { secretData: 'AA==', expired: false });
+    fake.secrets.set('xvl-1/versions/3', { secretData: 'AA==', expired: false });
+    fake.secrets.set('vl-1/versions/4', { secretData: 'AA==', expired: true });
+    expect(await listAll(store, 'vl-')).toEqual(['vl-0', 'vl-1', 'vl-2']);
+    expect((await listAll(store, '')).filter((n) => n.includes('/'))).toEqual([]);
+    expect((await store.versions!.list('vl-1')).sort()).toEqual(['2', '4', 'c1']);
+    expect(await store.versions!.list('vl')).toEqual([]);
   });
 });

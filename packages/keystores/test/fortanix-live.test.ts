@@ -11,6 +11,7 @@
 import { describe, it } from 'vitest';
 import { createFortanixKeyStore } from '@kes/keystores/fortanix';
 import { runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 
 const endpoint = process.env.FORTANIX_ENDPOINT ?? '';
 const apiKey = process.env.FORTANIX_API_KEY ?? '';
@@ -18,18 +19,17 @@ const groupId = process.env.FORTANIX_GROUP_ID ?? '';
 const ca = process.env.FORTANIX_CA ?? '';
 
 if (endpoint && apiKey) {
-  runKeyStoreContract(
-    'fortanix (live DSM)',
-    () =>
-      createFortanixKeyStore({
-        endpoint,
-        apiKey,
-        ...(groupId ? { groupId } : {}),
-        ...(ca ? { tls: { ca } } : {}),
-        requestTimeoutMs: 30_000,
-      }),
-    { listSize: 150, concurrentCreates: 10, maxValueSize: 4096 },
-  );
+  const open = () =>
+    createFortanixKeyStore({
+      endpoint,
+      apiKey,
+      ...(groupId ? { groupId } : {}),
+      ...(ca ? { tls: { ca } } : {}),
+      requestTimeoutMs: 30_000,
+    });
+  runKeyStoreContract('fortanix (live DSM)', open, { listSize: 150, concurrentCreates: 10, maxValueSize: 4096 });
+  // Also proves that DSM accepts the record names (`<name>.versions.<id>`).
+  runVersionRecordContract('fortanix (live DSM)', open, { concurrentCreates: 10 });
 } else {
   describe('fortanix (live DSM)', () => {
     it.skip('set FORTANIX_ENDPOINT and FORTANIX_API_KEY to run the contract against a real DSM account', () => {});

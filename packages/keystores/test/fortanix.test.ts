@@ -8,6 +8,7 @@ import type { KeyStore } from '@kes/core';
 import { createFortanixKeyStore } from '@kes/keystores/fortanix';
 import type { FortanixKeyStoreOptions } from '@kes/keystores/fortanix';
 import { expectKesError, runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 import { startFakeFortanix } from './fakes/fortanix.js';
 import type { FakeFortanix } from './fakes/fortanix.js';
 import { rejection } from '../../../test/support/index.js';
@@ -30,6 +31,7 @@ async function open(o: Partial<FortanixKeyStoreOptions> = {}): Promise<KeyStore>
 }
 
 runKeyStoreContract('fortanix (fake DSM)', () => open(), { listSize: 2000, concurrentCreates: 50 });
+runVersionRecordContract('fortanix (fake DSM)', () => open({ groupId: '0d5e7f21-9c3a-4b8d-a1e2-f3c4b5a69788' }));
 
 describe('fortanix: layout shared with upstream KES (fake DSM)', () => {
   it('creates an OPAQUE object with EXPORT and APPMANAGEABLE whose value is base64 of the stored bytes', async () => {
@@ -164,5 +166,53 @@ describe('fortanix: listing (fake DSM)', () => {
     } finally {
       fake.ignoreListStart = false;
     }
+  });
+});
+
+describe('fortanix: version records (fake DSM)', () => {
+  it('keeps record <name>/<id> as the OPAQUE object "<name>.versions.<id>", imported, exported and deleted like a key', async () => {
+    const group = '0d5e7f21-9c3a-4b8d-a1e2-f3c4b5a69788';
+    const store = await open({ groupId: group });
+    const from = fake.requests.length;
+    const value = new TextEncoder().encode('{"v":2}');
+    await store.versions!.create('vr-layout', '2', value);
+    const put = fake.requests.slice(from).find((r) => r.method === 'PUT' && r.path === '/crypto/v1/keys');
+    expect(put?.body).toEqual({
+      obj_type: 'OPAQUE',
+      name: 'vr-layout.versions.2',
+      group_id: group,
+      key_ops: ['EXPORT', 'APPMANAGEABLE'],
+      value: Buffer.from(value).toString('base64'),
+      enabled: true,
+    });
+    expect(Buffer.from(await store.versions!.get('vr-layout', '2')).toString()).toBe('{"v":2}');
+    await store.versions!.delete('vr-layout', '2');
+    expect(fake.byName('vr-layout.versions.2')).toBeUndefined();
+    await expectKesError(store.versions!.delete('vr-layout', '2'), 'ERR_KES_KEY_NOT_FOUND');
+    expect(store.versions!.location).toBe(`${store.kind} objects <name>.versions.<id>`);
+  });
+
+  it('list() never shows records; versions.list keeps only the exact records of one name', async () => {
+    const store = await open();
+    const p = `vl${Date.now().toString(36)}`;
+    for (let i = 0; i < 3; i++) {
+      await store.create(`${p}-${i}`, new Uint8Array([i]));
+      await store.versions!.create(`${p}-${i}`, '2', new Uint8Array([i]));
+      await store.versions!.create(`${p}-${i}`, 'c1', new Uint8Array([i]));
+    }
+    fake.put(`${p}-1.versions.X`, 'AA=='); // not a record id
+    fake.put(`${p}-1.versions.2.x`, 'AA==');
+    fake.put(`x${p}-1.versions.3`, 'AA==');
+    expect(await listAll(store, p)).toEqual([`${p}-0`, `${p}-1`, `${p}-2`]);
+    expect((await listAll(store, '')).filter((n) => n.includes('.'))).toEqual([]);
+    expect((await store.versions!.list(`${p}-1`)).sort()).toEqual(['2', 'c1']);
+    expect(await store.versions!.list(p)).toEqual([]);
+  });
+
+  it('a disabled record is refused like a disabled key', async () => {
+    const store = await open();
+    fake.put('vr-off.versions.2', Buffer.from('x').toString('base64'), { enabled: false });
+    const e = await rejection(store.versions!.get('vr-off', '2'));
+    expect(isKesError(e, 'ERR_KES_READ_KEY_FAILED')).toBe(true);
   });
 });

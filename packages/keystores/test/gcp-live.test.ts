@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createGcpKeyStore } from '@kes/keystores/gcp';
 import type { GcpKeyStoreOptions } from '@kes/keystores/gcp';
 import { runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 
 const project = process.env.KES_GCP_LIVE_PROJECT ?? '';
 const credentialsFile = process.env.KES_GCP_LIVE_CREDENTIALS;
@@ -29,6 +30,8 @@ if (project) {
     listSize: 60,
     concurrentCreates: 5,
   });
+  // Also proves that Secret Manager accepts the record ids (`<name>--versions--<id>-…`).
+  runVersionRecordContract('gcp (LIVE Secret Manager)', async () => createGcpKeyStore(options()), { concurrentCreates: 5 });
 } else {
   describe('gcp (LIVE Secret Manager)', () => {
     it.skip('set KES_GCP_LIVE_PROJECT (and KES_GCP_LIVE_CREDENTIALS or application default credentials) to run', () => {

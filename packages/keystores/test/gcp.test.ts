@@ -9,6 +9,7 @@ import type { KeyStore } from '@kes/core';
 import { createGcpKeyStore } from '@kes/keystores/gcp';
 import type { GcpKeyStoreOptions } from '@kes/keystores/gcp';
 import { expectKesError, runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 import { FakeGcp, googleErrorBody } from './fakes/gcp.js';
 import { crc32c } from '../src/internal/gcp-crc32c.js';
 import { loadVectors } from '../../../test/support/index.js';
@@ -52,6 +53,7 @@ function open(extra: Partial<GcpKeyStoreOptions> = {}): KeyStore {
 }
 
 runKeyStoreContract('gcp (fake Secret Manager)', async () => open(), { listSize: 2000 });
+runVersionRecordContract('gcp (fake Secret Manager)', async () => open());
 
 describe('gcp key store: layout shared with upstream KES (fake Secret Manager)', () => {
   it('reads key versions upstream KES stored: secret id = key name, version 1 = the value bytes (base64 protobuf and legacy JSON)', async () => {
@@ -243,5 +245,85 @@ describe('gcp key store: reads and listings (fake Secret Manager)', () => {
 
   it('kind names the endpoint host and the project', () => {
     expect(open().kind).toBe(`gcp-secretmanager:${new URL(fake.url).host} project=${fake.projectId}`);
+  });
+});
+
+describe('gcp key store: version records (fake Secret Manager)', () => {
+  const record = (name: string, id: string): string => {
+    const base = `${name}--versions--${id}`;
+    return base + '-'.repeat(Math.max(1, 81 - base.length));
+  };
+
+  it('keeps record <name>/<id> as secret "<name>--versions--<id>" padded with "-" past 80 characters, value in version 1', async () => {
+    const store = open();
+    const value = new Uint8Array(randomBytes(64));
+    await store.versions!.create('vr-layout', '2', value);
+    const id = record('vr-layout', '2');
+    expect(id).toBe(`vr-layout--versions--2${'-'.repeat(59)}`);
+    expect(id).toHaveLength(81);
+    expect(fake.secrets.get(id)!.versions.get(1)!.data).toEqual(Buffer.from(value));
+    // Written like a key: CreateSecret with automatic replication, then AddSecretVersion.
+    const calls = fake.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/'));
+    expect(calls.map((r) => r.query.get('secretId') ?? r.path.slice(r.path.lastIndexOf('/') + 1))).toEqual([id, `${id}:addVersion`]);
+    // A long key name gives a record id within Secret Manager's 255 characters, still ending in '-'.
+    const long = 'L'.repeat(80);
+    await store.versions!.create(long, 'c1234567890abcde', new Uint8Array([1]));
+    expect(fake.secrets.has(`${long}--versions--c1234567890abcde-`)).toBe(true);
+    expect(await store.versions!.list(long)).toEqual(['c1234567890abcde']);
+    expect(store.versions!.location).toBe(`${store.kind} secrets <name>--versions--<id>`);
+  });
+
+  it('list() never shows records, whatever the prefix, and paging skips them', async () => {
+    const store = open({ listPageSize: 7 });
+    const p = `vl${randomBytes(3).toString('hex')}`;
+    for (let i = 0; i < 12; i++) {
+      await store.create(`${p}-${i}`, new Uint8Array([i]));
+      await store.versions!.create(`${p}-${i}`, '2', new Uint8Array([i]));
+      await store.versions!.create(`${p}-${i}`, 'c1', new Uint8Array([i]));
+    }
+    const keys = Array.from({ length: 12 }, (_, i) => `${p}-${i}`).sort();
+    expect(await listAll(store, p)).toEqual(keys);
+    expect(await listAll(store, `${p}-1`)).toEqual(keys.filter((k) => k.startsWith(`${p}-1`)));
+    const page = await store.list(p, { limit: 5 });
+    expect(page.names).toEqual(keys.slice(0, 5));
+    expect((await listAll(store, '')).filter((n) => n.includes('--versions--'))).toEqual([]);
+  });
+
+  it('versions.list asks for the ids containing "<name>--versions--" and keeps only exact records of that name', async () => {
+    const store = open();
+    const n = `vx${randomBytes(3).toString('hex')}`;
+    await store.versions!.create(n, '2', new Uint8Array([1]));
+    await store.versions!.create(`${n}-b`, '2', new Uint8Array([1]));
+    await store.versions!.create(`${n}--versions--2`, '3', new Uint8Array([1]));
+    // Look-alikes another writer could leave: too little padding, something behind the id, an upper-case id.
+    fake.put(`${n}--versions--4`, [Buffer.from('x')]);
+    fake.put(`${n}--versions--5-x${'-'.repeat(70)}`, [Buffer.from('x')]);
+    fake.put(`${n}--versions--A${'-'.repeat(70)}`, [Buffer.from('x')]);
+    fake.put(`x${record(n, '6')}`, [Buffer.from('x')]);
+    fake.requests.length = 0;
+    expect(await store.versions!.list(n)).toEqual(['2']);
+    const lists = fake.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/secrets'));
+    expect(lists.map((r) => r.query.get('filter'))).toEqual([`name:"${n}--versions--"`]);
+    expect(await store.versions!.list(`${n}-b`)).toEqual(['2']);
+    expect(await store.versions!.list(`${n}--versions--2`)).toEqual(['3']);
+  });
+
+  it('a record create whose second step fails is undone like a key create', async () => {
+    const store = open();
+    fake.fault = (r) => (r.path.endsWith(':addVersion') ? { status: 503, body: googleErrorBody(503, 'UNAVAILABLE', 'down') } : undefined);
+    await expectKesError(store.versions!.create('vr-undo', '2', new Uint8Array([1])), 'ERR_KES_KEYSTORE_UNAVAILABLE');
+    expect(fake.secrets.has(record('vr-undo', '2'))).toBe(false);
+    fake.fault = undefined;
+    await store.versions!.create('vr-undo', '2', new Uint8Array([2]));
+    expect(await store.versions!.get('vr-undo', '2')).toEqual(new Uint8Array([2]));
+  });
+
+  it('refuses bad names and ids before any request', async () => {
+    const store = open();
+    fake.requests.length = 0;
+    await expectKesError(store.versions!.create('a.b', '2', new Uint8Array([1])), 'ERR_KES_INVALID_ARGUMENT');
+    await expectKesError(store.versions!.get('ok', '-2'), 'ERR_KES_INVALID_ARGUMENT');
+    await expectKesError(store.versions!.list('x'.repeat(81)), 'ERR_KES_INVALID_ARGUMENT');
+    expect(fake.requests).toHaveLength(0);
   });
 });

@@ -8,6 +8,7 @@
 import { describe, it } from 'vitest';
 import { createGemaltoKeyStore } from '@kes/keystores/gemalto';
 import { runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 
 const endpoint = process.env.KES_TEST_GEMALTO_ENDPOINT ?? '';
 const token = process.env.KES_TEST_GEMALTO_TOKEN ?? '';
@@ -15,17 +16,19 @@ const domain = process.env.KES_TEST_GEMALTO_DOMAIN;
 const ca = process.env.KES_TEST_GEMALTO_CA;
 
 if (endpoint && token) {
-  runKeyStoreContract(
-    'gemalto (LIVE CipherTrust Manager)',
-    () =>
-      createGemaltoKeyStore({
-        endpoint,
-        credentials: { token, ...(domain ? { domain } : {}) },
-        ...(ca ? { tls: { ca } } : {}),
-        requestTimeoutMs: 30_000,
-      }),
-    { listSize: Number(process.env.KES_TEST_GEMALTO_LIST_SIZE ?? 300), concurrentCreates: 10 },
-  );
+  const open = () =>
+    createGemaltoKeyStore({
+      endpoint,
+      credentials: { token, ...(domain ? { domain } : {}) },
+      ...(ca ? { tls: { ca } } : {}),
+      requestTimeoutMs: 30_000,
+    });
+  runKeyStoreContract('gemalto (LIVE CipherTrust Manager)', open, {
+    listSize: Number(process.env.KES_TEST_GEMALTO_LIST_SIZE ?? 300),
+    concurrentCreates: 10,
+  });
+  // Also proves that CipherTrust accepts the record names (`<name>.versions.<id>`).
+  runVersionRecordContract('gemalto (LIVE CipherTrust Manager)', open, { concurrentCreates: 10 });
 } else {
   describe('gemalto (LIVE CipherTrust Manager)', () => {
     it.skip('needs KES_TEST_GEMALTO_ENDPOINT and KES_TEST_GEMALTO_TOKEN', () => {});

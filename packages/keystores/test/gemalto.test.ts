@@ -8,6 +8,7 @@ import type { KeyStore } from '@kes/core';
 import { createGemaltoKeyStore } from '@kes/keystores/gemalto';
 import type { GemaltoKeyStoreOptions } from '@kes/keystores/gemalto';
 import { runKeyStoreContract } from './contract.js';
+import { runVersionRecordContract } from './version-contract.js';
 import { startFakeCipherTrust } from './fakes/gemalto.js';
 import type { FakeCipherTrust } from './fakes/gemalto.js';
 import { expectKesError, loadVectors } from '../../../test/support/index.js';
@@ -39,6 +40,7 @@ async function open(extra: Partial<GemaltoKeyStoreOptions> = {}): Promise<KeySto
 }
 
 runKeyStoreContract('gemalto (fake CipherTrust Manager, HTTPS)', () => open(), { listSize: 2_000 });
+runVersionRecordContract('gemalto (fake CipherTrust Manager, HTTPS)', () => open());
 
 describe('gemalto: upstream layout interop (fake CipherTrust Manager)', () => {
   it('reads secrets written as upstream writes them (material = base64 protobuf or legacy JSON text)', async () => {
@@ -169,6 +171,48 @@ describe('gemalto: listing (fake CipherTrust Manager)', () => {
       local.skipOffset = 5;
       const e = await expectKesError(store.list(''), 'ERR_KES_KEYSTORE_UNAVAILABLE', 'key store is unavailable');
       expect(String(e.cause)).toBe('Error: gemalto: list: paging out of sync: asked to skip 0, the server skipped 5');
+      await store.close();
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('gemalto: version records (fake CipherTrust Manager)', () => {
+  it('keeps record <name>/<id> as secret "<name>.versions.<id>", written, exported and deleted like a key', async () => {
+    const store = await open();
+    const from = fake.requests.length;
+    await store.versions!.create('vr-layout', '2', new TextEncoder().encode('{"v":2}'));
+    expect(Buffer.from(await store.versions!.get('vr-layout', '2')).toString()).toBe('{"v":2}');
+    await store.versions!.delete('vr-layout', '2');
+    const calls = fake.requests.slice(from).filter((r) => r.path.startsWith('/api/v1/vault/'));
+    expect(calls.map((r) => `${r.method} ${r.path}${r.query ? `?${r.query}` : ''}`)).toEqual([
+      'POST /api/v1/vault/secrets',
+      'POST /api/v1/vault/secrets/vr-layout.versions.2/export?type=name',
+      'DELETE /api/v1/vault/secrets/vr-layout.versions.2?type=name',
+    ]);
+    expect(calls[0]!.body).toEqual({ name: 'vr-layout.versions.2', dataType: 'seed', material: '{"v":2}' });
+    expect(fake.secrets().has('vr-layout.versions.2')).toBe(false);
+    expect(store.versions!.location).toBe(`${store.kind} secrets <name>.versions.<id>`);
+  });
+
+  it('list() never shows records; versions.list keeps only the exact records of one name', async () => {
+    const local = await startFakeCipherTrust({ refreshTokens: { t: '' }, maxPageSize: 7 });
+    try {
+      const store = await createGemaltoKeyStore({ endpoint: local.url, credentials: { token: 't' }, tls: { ca: local.caPem } });
+      for (let i = 0; i < 10; i++) {
+        await store.create(`k-${i}`, new Uint8Array([i]));
+        await store.versions!.create(`k-${i}`, '2', new Uint8Array([i]));
+        await store.versions!.create(`k-${i}`, 'c1', new Uint8Array([i]));
+      }
+      local.put('k-1.versions.X', 'v'); // not a record id
+      local.put('k-1.versions.2.x', 'v');
+      local.put('xk-1.versions.3', 'v');
+      const keys = Array.from({ length: 10 }, (_, i) => `k-${i}`);
+      expect(await listAll(store, '')).toEqual(keys);
+      expect(await listAll(store, 'k-1')).toEqual(['k-1']);
+      expect((await store.versions!.list('k-1')).sort()).toEqual(['2', 'c1']);
+      expect(await store.versions!.list('k')).toEqual([]);
       await store.close();
     } finally {
       await local.close();
