@@ -89,7 +89,24 @@ function buildParser(argv: string[], ctx: CliContext) {
 
 /** The subcommands (with aliases) of each command group, to name the mistyped word. */
 const SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
-  key: ['create', 'import', 'info', 'describe', 'ls', 'list', 'rm', 'delete', 'encrypt', 'decrypt', 'dek', 'derive'],
+  key: [
+    'create',
+    'import',
+    'info',
+    'describe',
+    'ls',
+    'list',
+    'rm',
+    'delete',
+    'encrypt',
+    'decrypt',
+    'dek',
+    'derive',
+    'rotate',
+    'versions',
+    'rewrap',
+    'version',
+  ],
   policy: ['info', 'describe', 'ls', 'list', 'show'],
   identity: ['new', 'of', 'info', 'describe', 'ls', 'list'],
 };

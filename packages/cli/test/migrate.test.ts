@@ -1,15 +1,23 @@
 // `kes migrate` end to end: the BUILT CLI copies keys between real key stores (a temp
 // directory, and the OpenBao dev server the global test setup starts), including runs
-// that stop half-way (a conflicting key, SIGINT, SIGKILL) and are then resumed.
+// that stop half-way (a conflicting key, SIGINT, SIGKILL) and are then resumed; and, from
+// src (in-process), the version records of rotated keys: memory → fs, fs → fs, and a
+// target that keeps no version records.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { main } from '@kes/cli';
 import { MasterKey, listAll } from '@kes/core';
 import type { KeyStore } from '@kes/core';
 import { createFsKeyStore } from '@kes/keystores/fs';
+import { createMemoryKeyStore } from '@kes/keystores/memory';
 import { createVaultKeyStore } from '@kes/keystores/vault';
+import { CliFailure } from '../src/internal/failure.js';
+import { migrateKeys, newCounts } from '../src/migrate/run.js';
+import type { MigrateKeysOptions } from '../src/migrate/run.js';
+import { testContext } from './helpers/context.js';
 import { killAll, runKes, runKesOnce } from './helpers/spawn.js';
 // Brings the `inject()` keys declared by the global setup into the type check.
 import type {} from '../../../test/global-setup.js';
@@ -68,6 +76,16 @@ async function migrate(args: string[], env: Record<string, string> = {}) {
   return { ...r, json: r.code === 0 && args.includes('--json') ? JSON.parse(r.stdout) : undefined };
 }
 
+/** `kes migrate …` in-process from src (no build needed); `json` is stdout parsed when `--json` was given. */
+async function migrateHere(args: string[], env: Record<string, string> = {}) {
+  const t = testContext({ env });
+  const code = await main(['migrate', ...args], t.ctx);
+  return { code, stdout: t.stdout(), stderr: t.stderr(), json: args.includes('--json') && t.stdout() ? JSON.parse(t.stdout()) : undefined };
+}
+
+/** Counts of a run with no version records at all. */
+const noVersions = { total: 0, copied: 0, skipped: 0, kept: 0, replaced: 0, removed: 0 };
+
 describe.skipIf(!built)('kes migrate fs → fs (built CLI)', () => {
   let source: ReturnType<typeof fsStore>;
   let target: ReturnType<typeof fsStore>;
@@ -95,7 +113,18 @@ describe.skipIf(!built)('kes migrate fs → fs (built CLI)', () => {
 
   it('a second run skips the identical keys and changes nothing', async () => {
     const r = await migrate(['--from', source.file, '--to', target.file, '--json']);
-    expect(r.json).toEqual({ from: source.file, to: target.file, pattern: '*', total: 21, copied: 0, skipped: 21, kept: 0, replaced: 0 });
+    expect(r.json).toEqual({
+      from: source.file,
+      to: target.file,
+      pattern: '*',
+      total: 21,
+      copied: 0,
+      skipped: 21,
+      kept: 0,
+      replaced: 0,
+      failed: 0,
+      versions: noVersions,
+    });
   });
 
   it('never overwrites a different key without --force; --merge keeps it, --force replaces it', async () => {
@@ -169,6 +198,173 @@ describe.skipIf(!built)('kes migrate fs → fs (built CLI)', () => {
     const missing = await migrate(['--from', join(dir, 'nope.yml'), '--to', target.file]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe(`Error: ${join(dir, 'nope.yml')}: cannot read config file: no such file\n`);
+  });
+});
+
+/**
+ * A rotated key as the server stores it: version 1 under its name, and opaque version
+ * records `2`…`latest` plus a settings record `c1` (the values are bytes to the stores).
+ */
+async function rotated(store: KeyStore, name: string, latest: number): Promise<Map<string, Buffer>> {
+  const key = MasterKey.generate();
+  await store.create(name, key.encode());
+  key.destroy();
+  const records = new Map<string, Buffer>();
+  for (let v = 2; v <= latest; v++) records.set(String(v), Buffer.from(JSON.stringify({ version: v, bytes: randomBytes(32).toString('base64') })));
+  records.set('c1', Buffer.from('{"min_decryption_version":"1","min_encryption_version":"0"}'));
+  for (const [id, value] of records) await store.versions?.create(name, id, value);
+  return records;
+}
+
+/** The version records of `name` in `store`, id → bytes. */
+async function recordsOf(store: KeyStore, name: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const id of (await store.versions?.list(name)) ?? []) out.set(id, Buffer.from((await store.versions?.get(name, id)) ?? []));
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+const sorted = (m: Map<string, Buffer>) => new Map([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+
+/** The same store without `versions`: a key store that cannot keep version records. */
+function withoutVersions(store: KeyStore): KeyStore {
+  return {
+    kind: `${store.kind} (no versions)`,
+    create: (n, v, o) => store.create(n, v, o),
+    get: (n, o) => store.get(n, o),
+    delete: (n, o) => store.delete(n, o),
+    list: (p, o) => store.list(p, o),
+    status: (o) => store.status(o),
+    close: () => store.close(),
+  };
+}
+
+describe('kes migrate copies the version records of rotated keys (from src)', () => {
+  /** Runs migrateKeys over every key of `source`; returns the counts and the per-key failure lines. */
+  async function copyAll(source: KeyStore, target: KeyStore, mode: Pick<MigrateKeysOptions, 'merge' | 'force'> = {}) {
+    const counts = newCounts();
+    const failures: string[] = [];
+    const names = await listAll(source, '');
+    counts.total = names.length;
+    await migrateKeys(source, target, names, counts, { signal: new AbortController().signal, ...mode, onFailure: (m) => failures.push(m) });
+    return { counts, failures };
+  }
+
+  it('memory → fs: every record byte for byte after its key; a second run skips them all', async () => {
+    const source = createMemoryKeyStore();
+    stores.push(source);
+    const records = await rotated(source, 'rot', 3);
+    await source.create('plain', MasterKey.generate().encode());
+    const target = fsStore('versions-mem-target');
+    const first = await copyAll(source, target.store);
+    expect(first).toEqual({
+      counts: { total: 2, copied: 2, skipped: 0, kept: 0, replaced: 0, failed: 0, versions: { ...noVersions, total: 3, copied: 3 } },
+      failures: [],
+    });
+    expect(await recordsOf(target.store, 'rot')).toEqual(sorted(records));
+    expect(await recordsOf(target.store, 'plain')).toEqual(new Map());
+    expect(Buffer.from(await target.store.get('rot'))).toEqual(Buffer.from(await source.get('rot')));
+    // The records stay out of the key listing (upstream KES reads that directory).
+    expect(await listAll(target.store, '')).toEqual(['plain', 'rot']);
+
+    const again = await copyAll(source, target.store);
+    expect(again.counts).toMatchObject({ copied: 0, skipped: 2, versions: { ...noVersions, total: 3, skipped: 3 } });
+  });
+
+  it('a record that differs in the target: stop by default, kept with --merge, replaced with --force', async () => {
+    const source = createMemoryKeyStore();
+    stores.push(source);
+    const records = await rotated(source, 'rot', 3);
+    const target = fsStore('versions-conflict');
+    await target.store.create('rot', await source.get('rot'));
+    const other = Buffer.from('{"other":true}');
+    await target.store.versions?.create('rot', '3', other);
+
+    let stop: unknown;
+    try {
+      await copyAll(source, target.store);
+    } catch (e) {
+      stop = e;
+    }
+    expect(stop).toBeInstanceOf(CliFailure);
+    expect((stop as Error).message).toBe(
+      "version record '3' of key 'rot' already exists in the target with a different value; nothing was overwritten (0 copied, 1 skipped so far). Re-run with --merge to keep the target's records, or --force to replace them",
+    );
+    // Versions are copied in order, so the one before the conflict is there, the settings record not yet.
+    expect([...(await recordsOf(target.store, 'rot')).keys()]).toEqual(['2', '3']);
+
+    const merged = await copyAll(source, target.store, { merge: true });
+    expect(merged.counts.versions).toEqual({ ...noVersions, total: 3, copied: 1, skipped: 1, kept: 1 });
+    expect((await recordsOf(target.store, 'rot')).get('3')).toEqual(other);
+
+    const forced = await copyAll(source, target.store, { force: true });
+    expect(forced.counts.versions).toEqual({ ...noVersions, total: 3, skipped: 2, replaced: 1 });
+    expect(await recordsOf(target.store, 'rot')).toEqual(sorted(records));
+  });
+
+  it('--force replacing a key gives it exactly the source’s records; --merge keeping one leaves the target’s alone', async () => {
+    const source = createMemoryKeyStore();
+    stores.push(source);
+    const records = await rotated(source, 'rot', 2);
+    const make = async (name: string) => {
+      const t = fsStore(name);
+      // A different key of the same name, rotated further in the target.
+      await rotated(t.store, 'rot', 4);
+      return t;
+    };
+    const kept = await make('versions-merge');
+    const before = await recordsOf(kept.store, 'rot');
+    const merged = await copyAll(source, kept.store, { merge: true });
+    expect(merged.counts).toMatchObject({ kept: 1, versions: { ...noVersions, total: 2, kept: 2 } });
+    expect(await recordsOf(kept.store, 'rot')).toEqual(before);
+
+    const replaced = await make('versions-force');
+    const forced = await copyAll(source, replaced.store, { force: true });
+    // Version 2 differs (replaced), the settings record `c1` is the same (skipped), versions 3 and 4 were the old key's (removed).
+    expect(forced.counts).toMatchObject({ replaced: 1, versions: { ...noVersions, total: 2, replaced: 1, skipped: 1, removed: 2 } });
+    expect(Buffer.from(await replaced.store.get('rot'))).toEqual(Buffer.from(await source.get('rot')));
+    expect(await recordsOf(replaced.store, 'rot')).toEqual(sorted(records));
+  });
+
+  it('a target without version records: a rotated key fails (reported, counted, not copied), the others are copied', async () => {
+    const source = createMemoryKeyStore();
+    stores.push(source);
+    await rotated(source, 'rot', 3);
+    await source.create('plain', MasterKey.generate().encode());
+    const target = fsStore('versions-none');
+    const { counts, failures } = await copyAll(source, withoutVersions(target.store));
+    expect(counts).toEqual({ total: 2, copied: 1, skipped: 0, kept: 0, replaced: 0, failed: 1, versions: { ...noVersions, total: 3 } });
+    expect(failures).toEqual([
+      "key 'rot' was not copied: it was rotated (3 version records) and the target key store keeps no version records, so data encrypted with its later versions could not be decrypted there",
+    ]);
+    expect(await listAll(target.store, '')).toEqual(['plain']);
+  });
+
+  it('fs → fs with the CLI: counts, summary and JSON include the version records', async () => {
+    const source = fsStore('versions-fs-source');
+    const records = await rotated(source.store, 'rot-a', 3);
+    await rotated(source.store, 'rot-b', 2);
+    await source.store.create('plain', MasterKey.generate().encode());
+    const target = fsStore('versions-fs-target');
+
+    const r = await migrateHere(['--from', source.file, '--to', target.file]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[1]).toBe('Done: 3 copied of 3 keys; version records: 5 copied of 5');
+    expect(await recordsOf(target.store, 'rot-a')).toEqual(sorted(records));
+
+    const again = await migrateHere(['--from', source.file, '--to', target.file, 'rot-*', '--json']);
+    expect(again.json).toEqual({
+      from: source.file,
+      to: target.file,
+      pattern: 'rot-*',
+      total: 2,
+      copied: 0,
+      skipped: 2,
+      kept: 0,
+      replaced: 0,
+      failed: 0,
+      versions: { ...noVersions, total: 5, skipped: 5 },
+    });
   });
 });
 
@@ -270,5 +466,41 @@ describe.skipIf(!built || !baoAddr)('kes migrate fs → OpenBao (built CLI)', ()
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^Error: ${target.file}: keystore\\.vault: key store check failed: Hashicorp Vault: ${baoAddr}: .*HTTP 403`));
     expect(r.stderr).not.toContain('not-a-token');
+  });
+});
+
+describe.skipIf(!baoAddr)('kes migrate: rotated keys and a Vault target without version records (from src)', () => {
+  const engine = `kv-noversions-${randomBytes(4).toString('hex')}`;
+  beforeAll(async () => {
+    expect((await bao('POST', `sys/mounts/${engine}`, { type: 'kv', options: { version: '1' } })).status).toBe(204);
+  });
+  afterAll(async () => {
+    await bao('DELETE', `sys/mounts/${engine}`);
+  });
+
+  it('the rotated key is reported and not copied, the others are; exit 1 after the summary', async () => {
+    const source = fsStore('to-bao-root');
+    await rotated(source.store, 'rot', 2);
+    await source.store.create('plain', MasterKey.generate().encode());
+    // Keys at the engine root: no safe place for version records (upstream lists the root), so the store has none.
+    const file = config('vault-root', ['vault:', `  endpoint: ${baoAddr}`, `  engine: ${engine}`, '  token: ${BAO_TOKEN}']);
+    const env = { BAO_TOKEN: baoToken };
+    const failed =
+      "Error: key 'rot' was not copied: it was rotated (2 version records) and the target key store keeps no version records, so data encrypted with its later versions could not be decrypted there\n" +
+      "Error: 1 rotated key was not copied (see above): migrate it to a key store that keeps version records (see 'Key versions' in docs/keystores)\n";
+
+    const text = await migrateHere(['--from', source.file, '--to', file], env);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toBe(failed);
+    expect(text.stdout.split('\n')[1]).toBe('Done: 1 copied, 1 failed of 2 keys; version records: 0 copied of 2');
+
+    const json = await migrateHere(['--from', source.file, '--to', file, '--json'], env);
+    expect(json.code).toBe(1);
+    expect(json.stderr).toBe(failed);
+    expect(json.json).toMatchObject({ total: 2, copied: 0, skipped: 1, failed: 1, versions: { ...noVersions, total: 2 } });
+    const target = createVaultKeyStore({ endpoint: baoAddr, engine, token: baoToken });
+    stores.push(target);
+    expect(target.versions).toBeUndefined();
+    expect(await listAll(target, '')).toEqual(['plain']);
   });
 });

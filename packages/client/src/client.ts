@@ -4,7 +4,8 @@
  * Requests are JSON with base64 byte fields; names in paths are validated with the server's
  * own rules before anything is sent and then path-escaped. Methods follow what KES clients
  * send: POST for create/import/generate/encrypt/decrypt (every KES version accepts it), PUT
- * for hmac.
+ * for hmac and for the key-version routes of kes-ts (rotate, versions, rewrap; key-versions
+ * design §4.3), which no upstream server has.
  */
 import { ApiKey, KesError, isValidPattern, validateIdentityName, validateKeyName, validatePattern, validatePolicyName } from '@kes/core';
 import { encodeBase64 } from '@kes/core/wire';
@@ -18,6 +19,7 @@ import {
   errorEvent,
   jsonObject,
   jsonValue,
+  keyVersion,
   listPage,
   num,
   policy,
@@ -38,12 +40,21 @@ import type {
   IdentityInfo,
   ImportKeyInput,
   KesClientOptions,
+  KeyCallOptions,
   KeyInfo,
+  KeyVersionConfig,
+  KeyVersionConfigInput,
+  KeyVersionEntry,
+  KeyVersionInfo,
+  KeyVersionInput,
+  KeyVersions,
   Policy,
   PolicyInfo,
   SelfInfo,
+  RewrapResult,
   ServerStatus,
   ServerVersion,
+  VersionedBytes,
 } from './types.js';
 
 /**
@@ -69,20 +80,74 @@ export interface KesClient {
   createKey(name: string, options?: CallOptions): Promise<void>;
   /** Imports 32 bytes of key material. @throws KesError `ERR_KES_KEY_EXISTS`, `ERR_KES_INVALID_KEY_SIZE`, `ERR_KES_UNSUPPORTED_ALGORITHM` */
   importKey(name: string, key: ImportKeyInput, options?: CallOptions): Promise<void>;
-  /** Algorithm, creation time and creator of a key. @throws KesError `ERR_KES_KEY_NOT_FOUND` */
+  /** Algorithm, creation time and creator of a key (and its latest version once rotated). @throws KesError `ERR_KES_KEY_NOT_FOUND` */
   describeKey(name: string, options?: CallOptions): Promise<KeyInfo>;
   /** Deletes a key. @throws KesError `ERR_KES_KEY_NOT_FOUND` */
   deleteKey(name: string, options?: CallOptions): Promise<void>;
   /** Key names starting with `prefix` (a trailing `*` is allowed), sorted; follows `continue_at` pages. */
   listKeys(prefix?: string, options?: CallOptions): AsyncIterable<string>;
-  /** A new data key, as plaintext and encrypted under `name` (bound to `context`). Wipe `plaintext` after use. */
-  generateKey(name: string, context?: Uint8Array, options?: CallOptions): Promise<GeneratedKey>;
-  /** Encrypts `plaintext` under key `name` (bound to `context`). */
-  encrypt(name: string, plaintext: Uint8Array, context?: Uint8Array, options?: CallOptions): Promise<Uint8Array>;
-  /** Decrypts a ciphertext made with key `name` and the same `context`. @throws KesError `ERR_KES_DECRYPT` */
-  decrypt(name: string, ciphertext: Uint8Array, context?: Uint8Array, options?: CallOptions): Promise<Uint8Array>;
-  /** HMAC-SHA256 of `message` under key `name`'s HMAC key. @throws KesError `ERR_KES_HMAC_NOT_SUPPORTED` */
-  hmac(name: string, message: Uint8Array, options?: CallOptions): Promise<Uint8Array>;
+  /**
+   * A new data key, as plaintext and encrypted under `name` (bound to `context`). Wipe `plaintext` after use.
+   * `options.version` picks the key version; `version` in the result is set for a rotated key.
+   */
+  generateKey(name: string, context?: Uint8Array, options?: KeyCallOptions): Promise<GeneratedKey>;
+  /** Encrypts `plaintext` under key `name` (bound to `context`); for a rotated key the result's `version` names the version used. */
+  encrypt(name: string, plaintext: Uint8Array, context?: Uint8Array, options?: KeyCallOptions): Promise<VersionedBytes>;
+  /** Decrypts a ciphertext made with key `name` and the same `context` (`options.version` is only a hint). @throws KesError `ERR_KES_DECRYPT` */
+  decrypt(name: string, ciphertext: Uint8Array, context?: Uint8Array, options?: KeyCallOptions): Promise<Uint8Array>;
+  /**
+   * HMAC-SHA256 of `message` under key `name`'s HMAC key: version 1's unless `options.version`
+   * picks another (then the result's `version` names it). @throws KesError `ERR_KES_HMAC_NOT_SUPPORTED`
+   */
+  hmac(name: string, message: Uint8Array, options?: KeyCallOptions): Promise<VersionedBytes>;
+  /**
+   * Adds a new version to key `name` (`PUT /v1/key/rotate/<name>`): fresh random key material
+   * of version 1's algorithm, or the 32 bytes of `input` (for `input.cipher`, default `AES256`
+   * as in `importKey`). Earlier versions keep decrypting; new
+   * ciphertexts use the new one (unless `minEncryptionVersion` pins another). Needs a kes-ts
+   * server with key versions enabled (501 otherwise). A call retried after a connection broke
+   * mid-request may add two versions, which does no harm.
+   *
+   * @throws KesError `ERR_KES_KEY_NOT_FOUND`, `ERR_KES_INVALID_KEY_SIZE`, `ERR_KES_UNSUPPORTED_ALGORITHM`;
+   *   the server's key-version errors (see docs/errors.md)
+   * @example
+   * const { version } = await client.rotateKey('my-key'); // '2'
+   */
+  rotateKey(name: string, input?: ImportKeyInput, options?: CallOptions): Promise<KeyVersionInfo>;
+  /**
+   * Every version of key `name` with its algorithm, creation and state, and the key's version
+   * settings (`GET /v1/key/versions/<name>`). A key never rotated has one version, `"1"`.
+   *
+   * @example
+   * const { latest, versions } = await client.listKeyVersions('my-key');
+   */
+  listKeyVersions(name: string, options?: CallOptions): Promise<KeyVersions>;
+  /**
+   * Deletes one version of key `name` for good (`DELETE /v1/key/version/delete/<name>?version=N`):
+   * what it encrypted can no longer be decrypted. Version 1 cannot be deleted (delete the key).
+   *
+   * @example
+   * await client.deleteKeyVersion('my-key', '2');
+   */
+  deleteKeyVersion(name: string, version: KeyVersionInput, options?: CallOptions): Promise<void>;
+  /**
+   * Sets which versions of key `name` may decrypt and which one encrypts
+   * (`PUT /v1/key/version/config/<name>`); a field left out keeps its value. Reversible.
+   *
+   * @example
+   * await client.configureKeyVersions('my-key', { minDecryptionVersion: 2 }); // version 1 can no longer decrypt
+   */
+  configureKeyVersions(name: string, config: KeyVersionConfigInput, options?: CallOptions): Promise<KeyVersionConfig>;
+  /**
+   * Re-encrypts a ciphertext of key `name` under its encryption default, or under
+   * `options.version` (`PUT /v1/key/rewrap/<name>`); the plaintext never leaves the server.
+   * `context` must be the one the ciphertext was made with.
+   *
+   * @throws KesError `ERR_KES_DECRYPT` when the ciphertext or context is wrong
+   * @example
+   * const { ciphertext, version } = await client.rewrap('my-key', stored);
+   */
+  rewrap(name: string, ciphertext: Uint8Array, context?: Uint8Array, options?: KeyCallOptions): Promise<RewrapResult>;
   /** Creation time and creator of a policy. @throws KesError `ERR_KES_POLICY_NOT_FOUND` */
   describePolicy(name: string, options?: CallOptions): Promise<PolicyInfo>;
   /** A policy's allow and deny patterns. @throws KesError `ERR_KES_POLICY_NOT_FOUND` */
@@ -121,6 +186,43 @@ function checkCount(value: unknown, name: string, allowZero: boolean): void {
 function checkBytes(value: unknown, name: string, optional: boolean): void {
   if (optional && value === undefined) return;
   if (!(value instanceof Uint8Array)) throw invalid(`${name} must be a Uint8Array`);
+}
+
+/** Highest key version the API allows (kes-protocol: a uint32). */
+const MAX_KEY_VERSION = 4_294_967_295;
+
+/**
+ * A key version argument (`2`, `"2"`, `"v2"`) as the decimal text the server takes; `min` is
+ * 0 only where `"0"` means "the latest" (`minEncryptionVersion`).
+ */
+function versionArg(value: unknown, name: string, min: 0 | 1 = 1): string {
+  let n: number | undefined;
+  if (typeof value === 'number' && Number.isInteger(value)) n = value;
+  else if (typeof value === 'string') {
+    const m = /^v?([0-9]{1,10})$/.exec(value);
+    if (m) n = Number(m[1]);
+  }
+  if (n === undefined || n < min || n > MAX_KEY_VERSION) {
+    throw invalid(`${name} must be a key version: a whole number from ${min} to ${MAX_KEY_VERSION}, e.g. "2"`);
+  }
+  return String(n);
+}
+
+/** `options.version` as decimal text, or `undefined` when not given. */
+function optionVersion(o: KeyCallOptions | undefined): string | undefined {
+  const v = typeof o === 'object' && o !== null ? o.version : undefined;
+  return v === undefined ? undefined : versionArg(v, 'version');
+}
+
+/** Attaches the key version a reply named to its bytes, as a non-enumerable property (see `VersionedBytes`). */
+function versioned(bytes: Uint8Array, version: string | undefined): VersionedBytes {
+  if (version !== undefined) Object.defineProperty(bytes, 'version', { value: version, enumerable: false });
+  return bytes;
+}
+
+/** `{ [key]: value }`, or `{}` when `value` is undefined: an optional result field is absent, not `undefined`. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function checkOptions(o: CallOptions | undefined): void {
@@ -170,8 +272,13 @@ class Client implements KesClient {
     return this.#transport.request({ ...spec, signal: o?.signal, timeoutMs: o?.timeoutMs }, { secret });
   }
 
-  async #object(method: CallSpec['method'], path: string, o: CallOptions | undefined): Promise<{ o: Record<string, unknown>; ctx: ReplyContext }> {
-    const reply = await this.#call({ method, path }, o);
+  async #object(
+    method: CallSpec['method'],
+    path: string,
+    o: CallOptions | undefined,
+    body?: Buffer,
+  ): Promise<{ o: Record<string, unknown>; ctx: ReplyContext }> {
+    const reply = await this.#call({ method, path, ...(body !== undefined ? { body } : {}) }, o);
     const ctx = { endpoint: reply.endpoint, what: `${method} ${path}` };
     return { o: jsonObject(ctx, reply.body), ctx };
   }
@@ -274,6 +381,7 @@ class Client implements KesClient {
       algorithm: algorithm(str(ctx, r, 'algorithm', false)),
       createdAt: time(r.created_at),
       createdBy: str(ctx, r, 'created_by', false),
+      ...optional('version', keyVersion(ctx, r, 'version')),
     };
   }
 
@@ -286,37 +394,127 @@ class Client implements KesClient {
     return this.#list('/v1/key/list/', 'names', prefix, o);
   }
 
-  async generateKey(name: string, context?: Uint8Array, o?: CallOptions): Promise<GeneratedKey> {
+  async generateKey(name: string, context?: Uint8Array, o?: KeyCallOptions): Promise<GeneratedKey> {
     validateKeyName(name);
     checkBytes(context, 'context', true);
-    return this.#secretCall('POST', `/v1/key/generate/${encodeURIComponent(name)}`, jsonBody({ context }), o, (r, ctx) => ({
+    const version = optionVersion(o);
+    return this.#secretCall('POST', `/v1/key/generate/${encodeURIComponent(name)}`, jsonBody({ context, version }), o, (r, ctx) => ({
       plaintext: bytes(ctx, r, 'plaintext'),
       ciphertext: bytes(ctx, r, 'ciphertext'),
+      ...optional('version', keyVersion(ctx, r, 'version')),
     }));
   }
 
-  async encrypt(name: string, plaintext: Uint8Array, context?: Uint8Array, o?: CallOptions): Promise<Uint8Array> {
+  async encrypt(name: string, plaintext: Uint8Array, context?: Uint8Array, o?: KeyCallOptions): Promise<VersionedBytes> {
     validateKeyName(name);
     checkBytes(plaintext, 'plaintext', false);
     checkBytes(context, 'context', true);
-    return this.#secretCall('POST', `/v1/key/encrypt/${encodeURIComponent(name)}`, jsonBody({ plaintext, context }), o, (r, ctx) =>
-      bytes(ctx, r, 'ciphertext'),
+    const version = optionVersion(o);
+    return this.#secretCall('POST', `/v1/key/encrypt/${encodeURIComponent(name)}`, jsonBody({ plaintext, context, version }), o, (r, ctx) =>
+      versioned(bytes(ctx, r, 'ciphertext'), keyVersion(ctx, r, 'version')),
     );
   }
 
-  async decrypt(name: string, ciphertext: Uint8Array, context?: Uint8Array, o?: CallOptions): Promise<Uint8Array> {
+  async decrypt(name: string, ciphertext: Uint8Array, context?: Uint8Array, o?: KeyCallOptions): Promise<Uint8Array> {
     validateKeyName(name);
     checkBytes(ciphertext, 'ciphertext', false);
     checkBytes(context, 'context', true);
-    return this.#secretCall('POST', `/v1/key/decrypt/${encodeURIComponent(name)}`, jsonBody({ ciphertext, context }), o, (r, ctx) =>
+    const version = optionVersion(o);
+    return this.#secretCall('POST', `/v1/key/decrypt/${encodeURIComponent(name)}`, jsonBody({ ciphertext, context, version }), o, (r, ctx) =>
       bytes(ctx, r, 'plaintext'),
     );
   }
 
-  async hmac(name: string, message: Uint8Array, o?: CallOptions): Promise<Uint8Array> {
+  async hmac(name: string, message: Uint8Array, o?: KeyCallOptions): Promise<VersionedBytes> {
     validateKeyName(name);
     checkBytes(message, 'message', false);
-    return this.#secretCall('PUT', `/v1/key/hmac/${encodeURIComponent(name)}`, jsonBody({ message }), o, (r, ctx) => bytes(ctx, r, 'hmac'));
+    const version = optionVersion(o);
+    return this.#secretCall('PUT', `/v1/key/hmac/${encodeURIComponent(name)}`, jsonBody({ message, version }), o, (r, ctx) =>
+      versioned(bytes(ctx, r, 'hmac'), keyVersion(ctx, r, 'version')),
+    );
+  }
+
+  async rotateKey(name: string, input?: ImportKeyInput, o?: CallOptions): Promise<KeyVersionInfo> {
+    validateKeyName(name);
+    const path = `/v1/key/rotate/${encodeURIComponent(name)}`;
+    const read = (r: Record<string, unknown>, ctx: ReplyContext): KeyVersionInfo => ({
+      name: str(ctx, r, 'name', false) || name,
+      version: keyVersion(ctx, r, 'version', true),
+      createdAt: time(r.created_at),
+      createdBy: str(ctx, r, 'created_by', false),
+    });
+    if (input === undefined) {
+      const { o: r, ctx } = await this.#object('PUT', path, o);
+      return read(r, ctx);
+    }
+    if (typeof input !== 'object' || input === null) throw invalid('input must be an object { bytes, cipher? }');
+    checkBytes(input.bytes, 'input.bytes', false);
+    const cipher = input.cipher ?? 'AES256';
+    if (typeof cipher !== 'string') throw invalid('input.cipher must be a string');
+    // The new version's key material is in this body: #secretCall wipes it.
+    return this.#secretCall('PUT', path, jsonBody({ key: input.bytes, cipher }), o, read);
+  }
+
+  async listKeyVersions(name: string, o?: CallOptions): Promise<KeyVersions> {
+    validateKeyName(name);
+    const { o: r, ctx } = await this.#object('GET', `/v1/key/versions/${encodeURIComponent(name)}`, o);
+    const list = r.versions;
+    if (!Array.isArray(list)) throw protocolError(ctx, "field 'versions' is not a list");
+    const versions = list.map((v: unknown): KeyVersionEntry => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw protocolError(ctx, "an entry of 'versions' is not a JSON object");
+      const e = v as Record<string, unknown>;
+      return {
+        version: keyVersion(ctx, e, 'version', true),
+        algorithm: algorithm(str(ctx, e, 'algorithm', false)),
+        createdAt: time(e.created_at),
+        createdBy: str(ctx, e, 'created_by', false),
+        state: str(ctx, e, 'state', false),
+      };
+    });
+    return {
+      name: str(ctx, r, 'name', false) || name,
+      latest: keyVersion(ctx, r, 'latest', true),
+      minDecryptionVersion: keyVersion(ctx, r, 'min_decryption_version', true),
+      minEncryptionVersion: keyVersion(ctx, r, 'min_encryption_version', true),
+      ...optional('encryptionVersion', keyVersion(ctx, r, 'encryption_version')),
+      versions,
+    };
+  }
+
+  async deleteKeyVersion(name: string, version: KeyVersionInput, o?: CallOptions): Promise<void> {
+    validateKeyName(name);
+    const v = versionArg(version, 'version');
+    await this.#call({ method: 'DELETE', path: `/v1/key/version/delete/${encodeURIComponent(name)}?version=${v}` }, o);
+  }
+
+  async configureKeyVersions(name: string, config: KeyVersionConfigInput, o?: CallOptions): Promise<KeyVersionConfig> {
+    validateKeyName(name);
+    if (typeof config !== 'object' || config === null) {
+      throw invalid('config must be an object { minDecryptionVersion?, minEncryptionVersion?, encryptionVersion? }');
+    }
+    const body = jsonBody({
+      min_decryption_version: config.minDecryptionVersion === undefined ? undefined : versionArg(config.minDecryptionVersion, 'minDecryptionVersion'),
+      min_encryption_version:
+        config.minEncryptionVersion === undefined ? undefined : versionArg(config.minEncryptionVersion, 'minEncryptionVersion', 0),
+      encryption_version: config.encryptionVersion === undefined ? undefined : versionArg(config.encryptionVersion, 'encryptionVersion', 0),
+    });
+    const { o: r, ctx } = await this.#object('PUT', `/v1/key/version/config/${encodeURIComponent(name)}`, o, body);
+    return {
+      name: str(ctx, r, 'name', false) || name,
+      minDecryptionVersion: keyVersion(ctx, r, 'min_decryption_version', true),
+      minEncryptionVersion: keyVersion(ctx, r, 'min_encryption_version', true),
+      ...optional('encryptionVersion', keyVersion(ctx, r, 'encryption_version')),
+    };
+  }
+
+  async rewrap(name: string, ciphertext: Uint8Array, context?: Uint8Array, o?: KeyCallOptions): Promise<RewrapResult> {
+    validateKeyName(name);
+    checkBytes(ciphertext, 'ciphertext', false);
+    checkBytes(context, 'context', true);
+    const version = optionVersion(o);
+    const body = jsonBody({ ciphertext, context, version });
+    const { o: r, ctx } = await this.#object('PUT', `/v1/key/rewrap/${encodeURIComponent(name)}`, o, body);
+    return { ciphertext: bytes(ctx, r, 'ciphertext'), version: keyVersion(ctx, r, 'version', true) };
   }
 
   async describePolicy(name: string, o?: CallOptions): Promise<PolicyInfo> {

@@ -62,6 +62,22 @@ export function bool(ctx: ReplyContext, o: Record<string, unknown>, field: strin
   throw protocolError(ctx, `field '${field}' is not a boolean`);
 }
 
+/**
+ * A key version field: decimal text (`"2"`), as kes-ts sends it. Absent (or `''`) gives
+ * `undefined` unless `required`; a number or any other text is a protocol error.
+ */
+export function keyVersion(ctx: ReplyContext, o: Record<string, unknown>, field: string, required: true): string;
+export function keyVersion(ctx: ReplyContext, o: Record<string, unknown>, field: string, required?: false): string | undefined;
+export function keyVersion(ctx: ReplyContext, o: Record<string, unknown>, field: string, required = false): string | undefined {
+  const v = str(ctx, o, field, required);
+  if (v === '') {
+    if (required) throw protocolError(ctx, `field '${field}' is missing`);
+    return undefined;
+  }
+  if (!/^[0-9]{1,10}$/.test(v)) throw protocolError(ctx, `field '${field}' is not a key version`);
+  return v;
+}
+
 /** A base64 byte field (Go `[]byte`): standard, padded base64. */
 export function bytes(ctx: ReplyContext, o: Record<string, unknown>, field: string): Uint8Array {
   const v = str(ctx, o, field);
