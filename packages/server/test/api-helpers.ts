@@ -28,6 +28,11 @@ export class FlakyStore implements KeyStore {
     this.inner = inner;
   }
 
+  /** The inner store's version records (not switched off by `down`). */
+  get versions(): KeyStore['versions'] {
+    return this.inner.versions;
+  }
+
   #fail(): never {
     // The detail (a "backend" message) must only reach the server error log.
     throw new KesError('ERR_KES_KEYSTORE_UNREACHABLE', [], { cause: new Error('backend at 10.0.0.7 refused the connection') });

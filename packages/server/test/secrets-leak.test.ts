@@ -63,6 +63,7 @@ beforeAll(async () => {
       app: { allow: ['/v1/key/generate/app-*', '/v1/key/decrypt/app-*', '/v1/key/encrypt/app-*'], identities: [app.identity] },
     },
     tls: { cert: pki.server.certificatePem, key: pki.server.privateKeyPem },
+    keyVersions: { enabled: true },
     log: { error: 'DEBUG', audit: 'INFO', errorStream: errorConsole.stream, auditStream: auditConsole.stream, auditFile: { path: auditPath } },
   });
   await server.listen(0, '127.0.0.1');
@@ -126,6 +127,15 @@ describe('secrets never leave through logs, audit, metrics or errors', () => {
     }
     const message = secret('hmac message', randomBytes(48));
     await adminClient.hmac('imp', message);
+    // Key versions: a rotation with known material, data keys and a rewrap under it.
+    const rotatedBytes = secret('rotated key material');
+    await adminClient.rotateKey('imp', { bytes: new Uint8Array(rotatedBytes) });
+    const wrapped = await adminClient.rewrap('imp', ct, ctx);
+    expect(Buffer.from(await adminClient.decrypt('imp', wrapped.ciphertext, ctx))).toEqual(Buffer.from(plaintext));
+    const v2dek = await adminClient.generateKey('imp', ctx);
+    secret('version 2 data key', Buffer.from(v2dek.plaintext));
+    await adminClient.listKeyVersions('imp');
+    await failing(adminClient.rotateKey('imp', { bytes: new Uint8Array(secret('short rotated key', randomBytes(16))) }));
     await adminClient.createKey('app-k');
     const appDek = await appClient.generateKey('app-k', ctx);
     secret('app data key', Buffer.from(appDek.plaintext));
