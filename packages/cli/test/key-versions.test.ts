@@ -271,15 +271,15 @@ describe('kes key version commands: the server’s key-version errors explained 
   it.each([
     [
       ['key', 'rotate', 'k'],
-      501,
+      404,
       'key versions are not enabled',
-      "Error: the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and restart it",
+      "Error: the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and reload (SIGHUP) or restart it",
     ],
     [
       ['key', 'encrypt', 'k', 'hi', '--key-version', '2'],
-      501,
+      404,
       'key versions are not enabled',
-      "Error: the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and restart it",
+      "Error: the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and reload (SIGHUP) or restart it",
     ],
     [
       ['key', 'versions', 'k'],
@@ -434,7 +434,7 @@ describe('kes key version commands against the real server (rotate → versions 
     expect(r).toMatchObject({
       code: 1,
       stdout: '',
-      stderr: "Error: the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and restart it\n",
+      stderr: "Error: the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and reload (SIGHUP) or restart it\n",
     });
     expect((await real(['key', 'versions', 'off'], { url: plain.url })).code).toBe(1);
   });

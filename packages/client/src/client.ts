@@ -105,7 +105,7 @@ export interface KesClient {
    * of version 1's algorithm, or the 32 bytes of `input` (for `input.cipher`, default `AES256`
    * as in `importKey`). Earlier versions keep decrypting; new
    * ciphertexts use the new one (unless `minEncryptionVersion` pins another). Needs a kes-ts
-   * server with key versions enabled (501 otherwise). A call retried after a connection broke
+   * server with key versions enabled (404 `key versions are not enabled` otherwise). A call retried after a connection broke
    * mid-request may add two versions, which does no harm.
    *
    * @throws KesError `ERR_KES_KEY_NOT_FOUND`, `ERR_KES_INVALID_KEY_SIZE`, `ERR_KES_UNSUPPORTED_ALGORITHM`;

@@ -231,7 +231,7 @@ describe('key versions on the wire', () => {
 
   it('error replies become the catalogued KesErrors (code, status, message)', async () => {
     const errors: Record<string, [number, string]> = {
-      rotate: [501, 'key versions are not enabled'],
+      rotate: [404, 'key versions are not enabled'],
       versions: [404, 'key does not exist'],
       version: [400, 'key version 1 cannot be deleted'],
       rewrap: [400, 'decryption failed: ciphertext is not authentic'],
@@ -242,7 +242,7 @@ describe('key versions on the wire', () => {
     });
     expect(await failure(c.rotateKey('k'))).toMatchObject({
       code: 'ERR_KES_VERSIONS_DISABLED',
-      status: 501,
+      status: 404,
       message: 'key versions are not enabled',
     });
     expect(await failure(c.listKeyVersions('k'))).toMatchObject({ code: 'ERR_KES_KEY_NOT_FOUND', status: 404 });
@@ -359,9 +359,9 @@ describe('key versions against the real server', () => {
     expect((await c.rotateKey('cfg')).version).toBe('4');
   });
 
-  it('a server without key versions: ERR_KES_VERSIONS_DISABLED (501) for every new call', async () => {
+  it('a server without key versions: ERR_KES_VERSIONS_DISABLED (404) for every new call', async () => {
     await off.createKey('k');
-    const disabled = { code: 'ERR_KES_VERSIONS_DISABLED', status: 501, message: 'key versions are not enabled' };
+    const disabled = { code: 'ERR_KES_VERSIONS_DISABLED', status: 404, message: 'key versions are not enabled' };
     expect(await failure(off.rotateKey('k'))).toMatchObject(disabled);
     expect(await failure(off.listKeyVersions('k'))).toMatchObject(disabled);
     expect(await failure(off.deleteKeyVersion('k', 2))).toMatchObject(disabled);

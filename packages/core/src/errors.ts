@@ -68,7 +68,7 @@ export const ERROR_CATALOGUE = {
   ERR_KES_HMAC_NOT_SUPPORTED: { status: 409, message: 'key does not support HMAC' },
 
   /** kes-ts key versions (docs/key-rotation.md). */
-  ERR_KES_VERSIONS_DISABLED: { status: 501, message: 'key versions are not enabled' },
+  ERR_KES_VERSIONS_DISABLED: { status: 404, message: 'key versions are not enabled' },
   ERR_KES_INVALID_VERSION: { status: 400, message: 'invalid key version' },
   ERR_KES_VERSION_NOT_FOUND: { status: 404, message: 'key version does not exist' },
   ERR_KES_VERSION_NOT_ALLOWED: { status: 400, message: 'key version is not allowed for encryption' },

@@ -186,7 +186,7 @@ describe('key versions', () => {
     expect(versions.versions[1]).toMatchObject({ version: '2', algorithm: 'ChaCha20' });
   });
 
-  it('answers 501 on every version route while key versions are off, and hides them from /v1/api', async () => {
+  it('answers 404 on every version route while key versions are off, and hides them from /v1/api', async () => {
     const s = await server(createMemoryKeyStore(), false);
     await ok(s, 'PUT', '/v1/key/create/k');
     for (const [m, p] of [
@@ -196,7 +196,7 @@ describe('key versions', () => {
       ['PUT', '/v1/key/version/config/k'],
       ['PUT', '/v1/key/rewrap/k'],
     ] as const) {
-      expectError(await call(s, m, p, m === 'PUT' ? {} : undefined), 501, 'key versions are not enabled', expect);
+      expectError(await call(s, m, p, m === 'PUT' ? {} : undefined), 404, 'key versions are not enabled', expect);
     }
     const api = await ok<Array<{ path: string }>>(s, 'GET', '/v1/api');
     expect(api).toHaveLength(22);

@@ -35,6 +35,8 @@ const startedAt = Date.now();
 
 beforeAll(async () => {
   s = await setup({
+    // Key versions on: the version routes and the frame parsing of decrypt are fuzzed too.
+    keyVersions: { enabled: true },
     policies: {
       app: {
         allow: ['/v1/key/generate/*', '/v1/key/encrypt/*', '/v1/key/decrypt/*', '/v1/key/describe/*', '/v1/key/list/*'],

@@ -37,7 +37,7 @@ export interface RouteSpec {
    * back until their audit record is written (see `audit-file.ts`).
    */
   readonly streams?: boolean;
-  /** A key-version route (kes-ts): answers 501 and is left out of `/v1/api` while key versions are off. */
+  /** A key-version route (kes-ts): answers 404 `key versions are not enabled` and is left out of `/v1/api` while key versions are off. */
   readonly versions?: boolean;
   readonly handler: RouteHandler;
 }

@@ -1,6 +1,6 @@
 /**
  * Key-version routes (kes-ts, docs/key-rotation.md): rotate, versions, version delete,
- * version config and rewrap. They answer 501 while key versions are off and are listed
+ * version config and rewrap. They answer 404 `key versions are not enabled` while key versions are off and are listed
  * by `/v1/api` only while on. The key name is always the path resource; a version is
  * in the body or the query, so name checks and policy matching are the usual ones.
  */
