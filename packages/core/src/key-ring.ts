@@ -212,6 +212,9 @@ export function checkKeyRingSettings(s: KeyRingSettings, latest: number, has: (v
 
 // --- The ring ------------------------------------------------------------------------
 
+/** The versions of every ring that has none (shared: a cache of 100,000 keys holds no 100,000 empty maps). */
+const NO_VERSIONS: ReadonlyMap<number, MasterKey> = new Map();
+
 /** A version's use, as `/v1/key/versions` reports it. */
 export type KeyVersionState = 'active' | 'decrypt-only' | 'disabled';
 
@@ -310,6 +313,7 @@ export class KeyRing {
    * upstream's raw layout, later versions the framed one.
    */
   encrypt(plaintext: Uint8Array, context?: Uint8Array, version?: number): VersionedCiphertext {
+    if (version === undefined && this.#versions.size === 0) return { ciphertext: this.base.encrypt(plaintext, context), version: 1 };
     const v = this.encryptionVersion(version);
     const key = this.key(v) as MasterKey;
     if (v === 1) return { ciphertext: key.encrypt(plaintext, context), version: 1 };
@@ -321,6 +325,11 @@ export class KeyRing {
 
   /** A data key sealed with `version` (default: the encryption default). */
   generateDataKey(context?: Uint8Array, version?: number): DataKey & { version: number } {
+    if (version === undefined && this.#versions.size === 0) {
+      const dk = this.base.generateDataKey(context) as DataKey & { version: number };
+      dk.version = 1;
+      return dk;
+    }
     const v = this.encryptionVersion(version);
     const key = this.key(v) as MasterKey;
     if (v === 1) return { ...key.generateDataKey(context), version: 1 };
