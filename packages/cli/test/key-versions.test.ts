@@ -434,7 +434,8 @@ describe('kes key version commands against the real server (rotate → versions 
     expect(r).toMatchObject({
       code: 1,
       stdout: '',
-      stderr: "Error: the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and reload (SIGHUP) or restart it\n",
+      stderr:
+        "Error: the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and reload (SIGHUP) or restart it\n",
     });
     expect((await real(['key', 'versions', 'off'], { url: plain.url })).code).toBe(1);
   });

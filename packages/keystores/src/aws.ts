@@ -7,7 +7,7 @@
  * loaded with `import()` on first use: importing this module, or any other store,
  * never loads it, and a missing SDK fails the first call with an error naming it.
  */
-import { KesError, isValidName, isValidRecordId } from '@kes/core';
+import { KesError, isValidName } from '@kes/core';
 import type { KeyStore, KeyStoreCallOptions, KeyStoreListOptions, KeyStoreListResult, KeyStoreStatus, KeyVersionStore } from '@kes/core';
 // Types only: a value import here would load the SDK for every user of @kes/keystores.
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
@@ -16,7 +16,8 @@ import { awsSdkLoadError } from './internal/aws-sdk.js';
 import { decodeAwsSecret, encodeAwsSecret } from './internal/aws-value.js';
 import { checkCall } from './internal/call.js';
 import { ListSnapshots } from './internal/list.js';
-import { checkRecordName, checkRecordRef } from './internal/record-id.js';
+import { separatedNaming, separatedRecordPrefix } from './internal/record-name.js';
+import { recordStoreOver } from './internal/record-store.js';
 
 type Sdk = typeof import('@aws-sdk/client-secrets-manager');
 
@@ -53,11 +54,6 @@ const LIST_PAGE_SIZE = 100;
 const MAX_LIST_REQUESTS = 100_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
-/**
- * Version records are the secrets `<name>/versions/<id>`. `/` never occurs in a KES name,
- * so a record can never be (or be read as) a key; `list()` skips every name with `/`.
- */
-const RECORD_INFIX = '/versions/';
 
 /** An error answer that means "this secret is scheduled for deletion" (AWS: InvalidRequestException). */
 function isMarkedForDeletion(err: unknown): boolean {
@@ -124,7 +120,7 @@ class AwsKeyStore implements KeyStore {
   #closed = false;
   /** `prefix + '\n' + continueAt` → the names of the listing that continues there. */
   readonly #listing = new ListSnapshots();
-  /** The records of rotated keys: secrets `<name>/versions/<id>` (see {@link RECORD_INFIX}). */
+  /** The records of rotated keys: secrets `<name>/versions/<id>` (see `#versionStore`). */
   readonly versions: KeyVersionStore;
 
   constructor(options: AwsKeyStoreOptions, endpoint: string | undefined) {
@@ -231,36 +227,24 @@ class AwsKeyStore implements KeyStore {
 
   /**
    * The version records: secret `<name>/versions/<id>`, created, read and deleted exactly
-   * like a key (CreateSecret is create-only, the same `KmsKeyId`, forced delete).
+   * like a key (CreateSecret is create-only, the same `KmsKeyId`, forced delete). `/` never
+   * occurs in a KES name, so a record can never be (or be read as) a key; the key listing
+   * (`list()`) skips every name with `/`.
    */
   #versionStore(): KeyVersionStore {
-    const secret = (name: string, id: string): string => `${name}${RECORD_INFIX}${id}`;
-    return {
-      location: `${this.kind} (secrets <name>${RECORD_INFIX}<id>)`,
-      create: async (name, id, value, options) => {
-        checkRecordRef(name, id);
-        checkCall(this.#closed, options?.signal);
-        await this.#createSecret(secret(name, id), value, options?.signal);
+    return recordStoreOver({
+      location: `${this.kind} (secrets <name>/versions/<id>)`,
+      naming: separatedNaming('/'),
+      closed: () => this.#closed,
+      create: (secret, value, signal) => this.#createSecret(secret, value, signal),
+      get: (secret, signal) => this.#getSecret(secret, signal),
+      delete: (secret, signal) => this.#deleteSecret(secret, signal),
+      // The name filter is a prefix match; the naming keeps only exact `<name>/versions/<id>`
+      // (not `<name>2/…`, not deeper paths).
+      walk: async (signal, visit, name) => {
+        for (const secret of await this.#fetchNames(separatedRecordPrefix(name, '/'), signal, true)) visit(secret);
       },
-      get: async (name, id, options) => {
-        checkRecordRef(name, id);
-        checkCall(this.#closed, options?.signal);
-        return this.#getSecret(secret(name, id), options?.signal);
-      },
-      delete: async (name, id, options) => {
-        checkRecordRef(name, id);
-        checkCall(this.#closed, options?.signal);
-        await this.#deleteSecret(secret(name, id), options?.signal);
-      },
-      list: async (name, options) => {
-        checkRecordName(name);
-        checkCall(this.#closed, options?.signal);
-        const start = `${name}${RECORD_INFIX}`;
-        // The name filter is a prefix match; keep only exact `<name>/versions/<id>` (not `<name>2/…`, not deeper paths).
-        const names = await this.#fetchNames(start, options?.signal, true);
-        return names.flatMap((n) => (n.startsWith(start) && isValidRecordId(n.slice(start.length)) ? [n.slice(start.length)] : []));
-      },
-    };
+    });
   }
 
   /** CreateSecret of `secret` (a key name or a record name). @throws ERR_KES_KEY_EXISTS if the name is taken */

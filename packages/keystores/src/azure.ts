@@ -18,8 +18,8 @@ import type { HttpsJsonClient } from './internal/https-client.js';
 import { decodeAzureValue, encodeAzureValue } from './internal/azure-value.js';
 import { checkCall } from './internal/call.js';
 import { ListSnapshots } from './internal/list.js';
-import { checkRecordName, checkRecordRef } from './internal/record-id.js';
-import { paddedRecordId, paddedRecordName } from './internal/record-name.js';
+import { paddedNaming } from './internal/record-name.js';
+import { recordStoreOver } from './internal/record-store.js';
 
 /** The Key Vault REST API version every request pins. */
 export const AZURE_API_VERSION = '7.4';
@@ -226,38 +226,23 @@ class AzureKeyStore implements KeyStore {
   }
 
   /**
-   * The version records: secret `<name>--versions--<id>-…` (see {@link paddedRecordName}),
+   * The version records: secret `<name>--versions--<id>-…` (see {@link paddedNaming}),
    * created, read and deleted exactly like a key's secret (look-then-set with the
    * first-writer check, oldest version read, soft delete + purge). Key Vault cannot list
    * by name, so `list` walks every secret name of the vault. Upstream KES lists every
    * secret of the vault, so it shows these names too (they are no valid key names).
    */
   #versionStore(): KeyVersionStore {
-    const secret = (name: string, id: string, options: KeyStoreCallOptions | undefined): string => {
-      checkRecordRef(name, id);
-      this.#enterRecord(name, options);
-      return paddedRecordName(name, id);
-    };
-    return {
+    return recordStoreOver({
       location: `${this.kind} secrets <name>--versions--<id>`,
-      create: async (name, id, value, options) => {
-        await this.#createSecret(secret(name, id, options), value, options?.signal);
-      },
-      get: async (name, id, options) => this.#getSecret(secret(name, id, options), options?.signal),
-      delete: async (name, id, options) => {
-        await this.#deleteSecret(secret(name, id, options), options?.signal);
-      },
-      list: async (name, options) => {
-        checkRecordName(name);
-        this.#enterRecord(name, options);
-        const ids = new Set<string>();
-        await this.#secretNames('list', options?.signal, (secretName) => {
-          const id = paddedRecordId(name, secretName);
-          if (id !== undefined) ids.add(id);
-        });
-        return [...ids];
-      },
-    };
+      naming: paddedNaming,
+      closed: () => this.#closed,
+      checkName: checkRecordKeyName,
+      create: (secret, value, signal) => this.#createSecret(secret, value, signal),
+      get: (secret, signal) => this.#getSecret(secret, signal),
+      delete: (secret, signal) => this.#deleteSecret(secret, signal),
+      walk: (signal, visit) => this.#secretNames('list', signal, visit),
+    });
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {
@@ -375,19 +360,6 @@ class AzureKeyStore implements KeyStore {
       });
     }
     return options?.signal;
-  }
-
-  /**
-   * Entry checks of a record call, after `checkRecordRef`: a KES name with `_` has no
-   * record name in Key Vault's alphabet (nor can such a key exist here).
-   */
-  #enterRecord(name: string, options: KeyStoreCallOptions | undefined): void {
-    checkCall(this.#closed, options?.signal);
-    if (!AZURE_NAME.test(name)) {
-      throw new KesError('ERR_KES_INVALID_ARGUMENT', ['invalid key name for a version record'], {
-        cause: new Error('azure: Key Vault secret names may only contain 0-9, a-z, A-Z and -'),
-      });
-    }
   }
 
   #url(path: string, query = ''): URL {
@@ -595,6 +567,18 @@ class AzureKeyStore implements KeyStore {
       release();
       if (this.#locks.get(name) === chained) this.#locks.delete(name);
     }
+  }
+}
+
+/**
+ * The Key Vault check of a record call's key name, after the common ones (`recordStoreOver`):
+ * a KES name with `_` has no record name in Key Vault's alphabet (nor can such a key exist here).
+ */
+function checkRecordKeyName(name: string): void {
+  if (!AZURE_NAME.test(name)) {
+    throw new KesError('ERR_KES_INVALID_ARGUMENT', ['invalid key name for a version record'], {
+      cause: new Error('azure: Key Vault secret names may only contain 0-9, a-z, A-Z and -'),
+    });
   }
 }
 

@@ -19,8 +19,8 @@ import { resolveEntrustOptions } from './internal/entrust-options.js';
 import type { ResolvedEntrustOptions } from './internal/entrust-options.js';
 import { decodeSecretData, encodeSecretData } from './internal/entrust-value.js';
 import { ListSnapshots } from './internal/list.js';
-import { checkRecordName, checkRecordRef } from './internal/record-id.js';
-import { separatedRecordId, separatedRecordName } from './internal/record-name.js';
+import { separatedNaming } from './internal/record-name.js';
+import { recordStoreOver } from './internal/record-store.js';
 
 /** Options of {@link createEntrustKeyStore}; they mirror `keystore.entrust.keycontrol` in the config file. */
 export interface EntrustKeyStoreOptions {
@@ -98,31 +98,15 @@ class EntrustKeyStore implements KeyStore {
    * the box too, so it may show these names (they are no valid key names).
    */
   #versionStore(): KeyVersionStore {
-    const secret = (name: string, id: string, options: KeyStoreCallOptions | undefined): string => {
-      checkRecordRef(name, id);
-      checkCall(this.#closed, options?.signal);
-      return separatedRecordName(name, id, '/');
-    };
-    return {
+    return recordStoreOver({
       location: `${this.kind} secrets <name>/versions/<id>`,
-      create: async (name, id, value, options) => {
-        await this.#createSecret(secret(name, id, options), value, options?.signal);
-      },
-      get: async (name, id, options) => this.#getSecret(secret(name, id, options), options?.signal),
-      delete: async (name, id, options) => {
-        await this.#deleteSecret(secret(name, id, options), options?.signal);
-      },
-      list: async (name, options) => {
-        checkRecordName(name);
-        checkCall(this.#closed, options?.signal);
-        const ids = new Set<string>();
-        await this.#secretNames(options?.signal, (secretName) => {
-          const id = separatedRecordId(name, secretName, '/');
-          if (id !== undefined) ids.add(id);
-        });
-        return [...ids];
-      },
-    };
+      naming: separatedNaming('/'),
+      closed: () => this.#closed,
+      create: (secret, value, signal) => this.#createSecret(secret, value, signal),
+      get: (secret, signal) => this.#getSecret(secret, signal),
+      delete: (secret, signal) => this.#deleteSecret(secret, signal),
+      walk: (signal, visit) => this.#secretNames(signal, visit),
+    });
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {

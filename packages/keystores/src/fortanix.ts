@@ -15,8 +15,8 @@ import { FortanixSession } from './internal/fortanix-session.js';
 import { keystoreFailure } from './internal/https-client.js';
 import type { HttpsJsonClient, HttpsJsonRequest } from './internal/https-client.js';
 import { ListSnapshots } from './internal/list.js';
-import { checkRecordName, checkRecordRef } from './internal/record-id.js';
-import { separatedRecordId, separatedRecordName } from './internal/record-name.js';
+import { separatedNaming } from './internal/record-name.js';
+import { recordStoreOver } from './internal/record-store.js';
 
 /** Options of {@link createFortanixKeyStore}; they mirror `keystore.fortanix.sdkms` in the config file. */
 export interface FortanixKeyStoreOptions {
@@ -95,31 +95,15 @@ class FortanixKeyStore implements KeyStore {
    * listing too (they are no valid key names).
    */
   #versionStore(): KeyVersionStore {
-    const object = (name: string, id: string, options: KeyStoreCallOptions | undefined): string => {
-      checkRecordRef(name, id);
-      checkCall(this.#closed, options?.signal);
-      return separatedRecordName(name, id, '.');
-    };
-    return {
+    return recordStoreOver({
       location: `${this.kind} objects <name>.versions.<id>`,
-      create: async (name, id, value, options) => {
-        await this.#createObject(object(name, id, options), value, options?.signal);
-      },
-      get: async (name, id, options) => this.#getObject(object(name, id, options), options?.signal),
-      delete: async (name, id, options) => {
-        await this.#deleteObject(object(name, id, options), options?.signal);
-      },
-      list: async (name, options) => {
-        checkRecordName(name);
-        checkCall(this.#closed, options?.signal);
-        const ids = new Set<string>();
-        await this.#objectNames(options?.signal, (objectName) => {
-          const id = separatedRecordId(name, objectName, '.');
-          if (id !== undefined) ids.add(id);
-        });
-        return [...ids];
-      },
-    };
+      naming: separatedNaming('.'),
+      closed: () => this.#closed,
+      create: (object, value, signal) => this.#createObject(object, value, signal),
+      get: (object, signal) => this.#getObject(object, signal),
+      delete: (object, signal) => this.#deleteObject(object, signal),
+      walk: (signal, visit) => this.#objectNames(signal, visit),
+    });
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {

@@ -20,8 +20,8 @@ import { resolveGcpOptions } from './internal/gcp-options.js';
 import type { ResolvedGcpOptions } from './internal/gcp-options.js';
 import { isSafeKeyName } from './internal/key-name.js';
 import { ListSnapshots } from './internal/list.js';
-import { checkRecordName, checkRecordRef } from './internal/record-id.js';
-import { paddedRecordId, paddedRecordName, paddedRecordPrefix } from './internal/record-name.js';
+import { paddedNaming, paddedRecordPrefix } from './internal/record-name.js';
+import { recordStoreOver } from './internal/record-store.js';
 
 /** A service account key, as the four `credentials` fields of the config file. */
 export interface GcpCredentials {
@@ -119,42 +119,23 @@ class GcpKeyStore implements KeyStore {
   }
 
   /**
-   * The version records: secret `<name>--versions--<id>-…` (see {@link paddedRecordName}),
+   * The version records: secret `<name>--versions--<id>-…` (see {@link paddedNaming}),
    * written, read and deleted exactly like a key's secret (two-step create undone on
    * failure, version 1 read, delete of the whole secret). Upstream KES lists every
    * secret of the project, so it shows these ids too (they are no valid key names).
    */
   #versionStore(): KeyVersionStore {
-    return {
+    return recordStoreOver({
       location: `${this.kind} secrets <name>--versions--<id>`,
-      create: async (name, id, value, options) => {
-        checkRecordRef(name, id);
-        checkCall(this.#closed, options?.signal);
-        await this.#createSecret(paddedRecordName(name, id), value, options?.signal);
-      },
-      get: async (name, id, options) => {
-        checkRecordRef(name, id);
-        checkCall(this.#closed, options?.signal);
-        return this.#getSecret(paddedRecordName(name, id), options?.signal);
-      },
-      delete: async (name, id, options) => {
-        checkRecordRef(name, id);
-        checkCall(this.#closed, options?.signal);
-        await this.#deleteSecret(paddedRecordName(name, id), options?.signal);
-      },
-      list: async (name, options) => {
-        checkRecordName(name);
-        checkCall(this.#closed, options?.signal);
-        // The substring filter narrows the transfer to ids containing `<name>--versions--`;
-        // the exact match (not the records of `<name>-x` or `x<name>`) is paddedRecordId's.
-        const ids: string[] = [];
-        await this.#fetchSecretIds(paddedRecordPrefix(name), options?.signal, (secretId) => {
-          const id = paddedRecordId(name, secretId);
-          if (id !== undefined) ids.push(id);
-        });
-        return [...new Set(ids)];
-      },
-    };
+      naming: paddedNaming,
+      closed: () => this.#closed,
+      create: (secret, value, signal) => this.#createSecret(secret, value, signal),
+      get: (secret, signal) => this.#getSecret(secret, signal),
+      delete: (secret, signal) => this.#deleteSecret(secret, signal),
+      // The substring filter narrows the transfer to ids containing `<name>--versions--`;
+      // the exact match (not the records of `<name>-x` or `x<name>`) is paddedRecordId's.
+      walk: (signal, visit, name) => this.#fetchSecretIds(paddedRecordPrefix(name), signal, visit),
+    });
   }
 
   async create(name: string, value: Uint8Array, options?: KeyStoreCallOptions): Promise<void> {

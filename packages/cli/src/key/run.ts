@@ -83,7 +83,9 @@ export function explainVersionError(err: unknown, name: string, route: boolean):
   const { status, message } = reply;
   const fail = (text: string) => new CliFailure(text, { cause: err });
   if (status === 404 && message === 'key versions are not enabled') {
-    return fail("the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and reload (SIGHUP) or restart it");
+    return fail(
+      "the server does not have key versions enabled: set 'key_versions: {enabled: true}' in its config file and reload (SIGHUP) or restart it",
+    );
   }
   if (status === 404 && message === 'key version does not exist') {
     return fail(`key '${name}' has no such version: list its versions with 'kes key versions ${name}'`);

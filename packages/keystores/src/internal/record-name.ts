@@ -12,7 +12,8 @@
  *   longer than 80 characters: two reasons it is no KES name.
  *
  * Both are exact: a name is the record of exactly one (key name, id) pair, so listing
- * the records of `a` never picks up those of `a-b` or `a--versions--2`.
+ * the records of `a` never picks up those of `a-b` or `a--versions--2`. Each is also a
+ * {@link RecordNaming} ({@link separatedNaming}, {@link paddedNaming}) for `recordStoreOver`.
  */
 import { isValidRecordId } from '@kes/core';
 
@@ -65,3 +66,19 @@ export function paddedRecordId(name: string, object: string): string | undefined
   const id = m?.[1];
   return id !== undefined && paddedRecordName(name, id) === object ? id : undefined;
 }
+
+/** A naming scheme of version records: the object name of a (key name, id) pair, and back. */
+export interface RecordNaming {
+  /** The object name of record `id` of key `name`; both must have been checked (`checkRecordRef`). */
+  readonly name: (name: string, id: string) => string;
+  /** The record id if `object` is a record name of key `name` in this scheme, else undefined. */
+  readonly id: (name: string, object: string) => string | undefined;
+}
+
+/** The separated scheme with `sep` ({@link separatedRecordName}, {@link separatedRecordId}). */
+export function separatedNaming(sep: '/' | '.'): RecordNaming {
+  return { name: (name, id) => separatedRecordName(name, id, sep), id: (name, object) => separatedRecordId(name, object, sep) };
+}
+
+/** The padded scheme ({@link paddedRecordName}, {@link paddedRecordId}). */
+export const paddedNaming: RecordNaming = { name: paddedRecordName, id: paddedRecordId };
