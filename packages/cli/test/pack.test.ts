@@ -15,6 +15,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKey } from '@kes/core';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -184,7 +185,7 @@ describe.skipIf(!built)('packed tarballs install and run in an empty directory',
   });
 
   it('the client commands load @kes/client from its tarball', async () => {
-    const failed = await kes(['status', '--server', '127.0.0.1:9', '--api-key', 'kes:v1:ACa0cCbqk4+3ZWhOjn7UyOhBDHnaW1TO6v2AxIqU5oFC']).then(
+    const failed = await kes(['status', '--server', '127.0.0.1:9', '--api-key', ApiKey.generate().toString()]).then(
       () => undefined,
       (err: { code: number; stderr: string }) => err,
     );

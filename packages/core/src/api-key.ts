@@ -54,7 +54,7 @@ export class ApiKey {
    * @throws KesError `ERR_KES_INVALID_API_KEY` with `invalid encoding`, `invalid length`
    *   or `unsupported type` (the key itself never appears in the message)
    * @example
-   * ApiKey.parse('kes:v1:AGaV6VXHasF0FnaB60WdCOeTZ8eTIDikL4zlN16c8NAs').identity;
+   * ApiKey.parse(process.env.KES_API_KEY ?? '').identity; // e.g. a key from `kes identity new`
    */
   static parse(text: string): ApiKey {
     const body = text.startsWith(PREFIX) ? text.slice(PREFIX.length) : text;
