@@ -12,15 +12,11 @@ import type { Ctx, RouteSpec } from '../context.js';
 import { replyEmpty, replyJson } from '../http.js';
 import { readKeyRing, rotateKeyRing, writeKeyRingSettings } from '../key-versions.js';
 import { readRequest } from './body.js';
-import { decryptWith, getKeyWith, requestedVersion, storeError } from './keys.js';
+import { b64, decryptWith, getKeyWith, requestedVersion, storeError } from './keys.js';
 
 const ROTATE_REQUEST = { key: 'bytes', cipher: 'string' } as const;
 const CONFIG_REQUEST = { min_decryption_version: 'string', min_encryption_version: 'string', encryption_version: 'string' } as const;
 const REWRAP_REQUEST = { ciphertext: 'bytes', context: 'bytes', version: 'string' } as const;
-
-function b64(u: Uint8Array): string {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
-}
 
 /** The store's version records; refuses while key versions are off. */
 function versionStore(ctx: Ctx): KeyStore & { versions: KeyVersionStore } {
@@ -42,11 +38,14 @@ async function freshRing(ctx: Ctx, store: KeyStore, name: string): Promise<KeyRi
   }
 }
 
+/** `"created_at":…` and, when set, `,"created_by":…` of a version, as describe writes them. */
+function createdFields(key: MasterKey): string {
+  const s = `"created_at":"${formatTimestamp(key.createdAt, key.createdAtUtcOffsetMinutes)}"`;
+  return key.createdBy === '' ? s : `${s},"created_by":${goJsonString(key.createdBy)}`;
+}
+
 function keyInfo(name: string, version: number, key: MasterKey): string {
-  const createdAt = formatTimestamp(key.createdAt, key.createdAtUtcOffsetMinutes);
-  let s = `{"name":${goJsonString(name)},"version":"${version}","created_at":"${createdAt}"`;
-  if (key.createdBy !== '') s += `,"created_by":${goJsonString(key.createdBy)}`;
-  return `${s}}`;
+  return `{"name":${goJsonString(name)},"version":"${version}",${createdFields(key)}}`;
 }
 
 async function rotate(ctx: Ctx): Promise<number> {
@@ -91,10 +90,7 @@ async function listVersions(ctx: Ctx): Promise<number> {
     const s = ring.settings;
     const entries = ring.versions().map((v) => {
       const key = ring.key(v) as MasterKey;
-      const createdAt = formatTimestamp(key.createdAt, key.createdAtUtcOffsetMinutes);
-      let e = `{"version":"${v}","algorithm":"${key.algorithm}","created_at":"${createdAt}"`;
-      if (key.createdBy !== '') e += `,"created_by":${goJsonString(key.createdBy)}`;
-      return `${e},"state":"${ring.state(v)}"}`;
+      return `{"version":"${v}","algorithm":"${key.algorithm}",${createdFields(key)},"state":"${ring.state(v)}"}`;
     });
     return replyJson(
       ctx.res,

@@ -22,7 +22,8 @@ import { KEY_LIST_PAGE_SIZE, listPrefix, replyNames } from './listing.js';
 
 const EMPTY = new Uint8Array(0);
 
-function b64(u: Uint8Array): string {
+/** Standard base64 of `u` (reply fields). */
+export function b64(u: Uint8Array): string {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
 }
 
