@@ -51,7 +51,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const GUIDES = ['docs/getting-started.md', 'docs/minio.md'] as const;
+const GUIDES = ['docs/getting-started.md', 'docs/minio.md', 'docs/key-rotation.md'] as const;
 
 /** One runnable block of a guide. */
 interface RunnableBlock {
