@@ -148,6 +148,15 @@ describe('key versions', () => {
     expectError(await call(s, 'DELETE', '/v1/key/version/delete/k?version=1'), 400, 'key version 1 cannot be deleted', expect);
     expectError(await call(s, 'DELETE', '/v1/key/version/delete/k?version=2'), 404, 'key version does not exist', expect);
     expectError(await call(s, 'DELETE', '/v1/key/version/delete/k'), 400, 'invalid key version', expect);
+    // A delete that would leave no version allowed to encrypt is refused.
+    await ok(s, 'PUT', '/v1/key/version/config/k', { min_decryption_version: '3' });
+    expectError(
+      await call(s, 'DELETE', '/v1/key/version/delete/k?version=3'),
+      400,
+      'invalid key version config: deleting it would leave no version that may encrypt; lower the minimum versions first',
+      expect,
+    );
+    await ok(s, 'PUT', '/v1/key/version/config/k', { min_decryption_version: '1' });
     // Numbers are never reused: deleting the latest and rotating gives the next number.
     await ok(s, 'DELETE', '/v1/key/version/delete/k?version=3');
     expect((await ok(s, 'PUT', '/v1/key/rotate/k')).version).toBe('4');

@@ -130,6 +130,13 @@ async function deleteVersion(ctx: Ctx): Promise<number> {
         if (ring.settings.encryptionVersion === version) {
           throw new KesError('ERR_KES_INVALID_VERSION_CONFIG', ['the version is the pinned encryption_version; pin another one first']);
         }
+        const { minDecryptionVersion, minEncryptionVersion } = ring.settings;
+        const newest = Math.max(...ring.versions().filter((v) => v !== version));
+        if (newest < minDecryptionVersion || newest < minEncryptionVersion) {
+          throw new KesError('ERR_KES_INVALID_VERSION_CONFIG', [
+            'deleting it would leave no version that may encrypt; lower the minimum versions first',
+          ]);
+        }
         return { ...ring.settings, highestVersion: Math.max(ring.settings.highestVersion, ring.highestSeen) };
       },
       signal,
