@@ -11,8 +11,16 @@ describe('client-visible error codes', () => {
     for (const code of LIBRARY_ONLY_CODES) expect(ALL).toContain(code);
   });
 
-  it('keep the 36 codes the server has always shown, ERR_KES_AUDIT_UNAVAILABLE (audit file, fail-closed) and ERR_KES_INTERNAL', () => {
-    expect(CLIENT_CODES.size).toBe(37);
+  it('keep the 36 codes the server has always shown, ERR_KES_AUDIT_UNAVAILABLE (audit file, fail-closed), the 8 key-version codes and ERR_KES_INTERNAL', () => {
+    expect(CLIENT_CODES.size).toBe(45);
+    for (const code of [
+      'ERR_KES_VERSIONS_DISABLED',
+      'ERR_KES_INVALID_VERSION',
+      'ERR_KES_VERSION_NOT_FOUND',
+      'ERR_KES_VERSION_NOT_ALLOWED',
+    ] as const) {
+      expect(CLIENT_CODES.has(code)).toBe(true);
+    }
     expect(CLIENT_CODES.has('ERR_KES_AUDIT_UNAVAILABLE')).toBe(true);
     expect(CLIENT_CODES.has('ERR_KES_INTERNAL')).toBe(true);
   });
