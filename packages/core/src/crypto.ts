@@ -12,10 +12,11 @@
  * a single place with no cause, so a caller cannot tell the reasons apart (no oracle).
  */
 import { Buffer } from 'node:buffer';
-import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { KesError } from './errors.js';
 import { decodeBase64Strict } from './base64.js';
 import { hchacha20Block } from './internal/chacha.js';
+import { fillRandom } from './internal/random-pool.js';
 import { GoJsonSyntaxError, isJsonObject, jsonText, lookupField, readWholeValue } from './internal/go-json-reader.js';
 import { parseMsgpackCiphertext } from './internal/msgpack.js';
 import type { LegacyCiphertext } from './internal/msgpack.js';
@@ -54,23 +55,6 @@ const CIPHERTEXT_OVERHEAD = 44;
 const TAG_SIZE = 16;
 const IV_SIZE = 16;
 
-// iv ‖ nonce are public (they are part of every ciphertext), so they are served from a
-// pool refilled by one CSPRNG call per 146 encryptions: a small randomFillSync call
-// costs about as much as the whole AEAD seal. Each byte is handed out exactly once.
-const POOL_SIZE = RANDOMNESS_SIZE * 146;
-const pool = Buffer.alloc(POOL_SIZE);
-let poolOffset = POOL_SIZE;
-
-function fillRandomness(target: Uint8Array): void {
-  if (poolOffset + RANDOMNESS_SIZE > POOL_SIZE) {
-    randomFillSync(pool);
-    poolOffset = 0;
-  }
-  target.set(pool.subarray(poolOffset, poolOffset + RANDOMNESS_SIZE));
-  pool.fill(0, poolOffset, poolOffset + RANDOMNESS_SIZE); // never reuse an iv/nonce
-  poolOffset += RANDOMNESS_SIZE;
-}
-
 /** Per-message key MK (§7.2). The caller zeroes it after use. */
 function messageKey(alg: KeyAlgorithm, key: Uint8Array, iv: Uint8Array): Uint8Array {
   return alg === 'AES256' ? createHmac('sha256', key).update(iv).digest() : hchacha20Block(key, iv);
@@ -85,7 +69,7 @@ export function sealRaw(alg: KeyAlgorithm, key: Uint8Array, plaintext: Uint8Arra
   const n = plaintext.length;
   const out = Buffer.allocUnsafe(n + CIPHERTEXT_OVERHEAD);
   const tail = out.subarray(n + TAG_SIZE); // iv ‖ nonce, written in place
-  if (randomness === undefined) fillRandomness(tail);
+  if (randomness === undefined) fillRandom(tail);
   else tail.set(randomness);
   const iv = tail.subarray(0, IV_SIZE);
   const nonce = tail.subarray(IV_SIZE);

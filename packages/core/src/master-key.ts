@@ -24,6 +24,7 @@ import { ALGORITHMS, decryptCiphertext, openCiphertext, parseAlgorithm, RANDOMNE
 import type { KeyAlgorithm } from './crypto.js';
 import { GoJsonSyntaxError, isJsonObject, jsonText, lookupField, readWholeValue } from './internal/go-json-reader.js';
 import { assertBytes } from './internal/assert-bytes.js';
+import { randomBuffer } from './internal/random-pool.js';
 import { decodeKeyVersion, encodeKeyVersion, ProtobufError } from './internal/protobuf.js';
 
 /** Options for creating a key. */
@@ -385,7 +386,7 @@ export class MasterKey {
    */
   generateDataKey(associatedData?: Uint8Array): DataKey {
     const key = this.#use();
-    const plaintext = randomBytes(KEY_SIZE);
+    const plaintext = randomBuffer(KEY_SIZE);
     return { plaintext, ciphertext: sealRaw(this.#algorithm, key, plaintext, associatedData) };
   }
 
