@@ -14,7 +14,9 @@
 // default os.availableParallelism()), KES_BENCH_ONLY=<substring of scenario or server>,
 // KES_BENCH_CONNECTIONS (e.g. "16"), KES_BENCH_H2=1 (HTTP/2 client; kes-ts with tls.http2),
 // KES_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" (node flags of the kes-ts servers),
-// KES_BENCH_SCALE=0 (skip the scale scenarios of scripts/bench-scale.mjs).
+// KES_BENCH_SCALE=0 (skip the scale scenarios of scripts/bench-scale.mjs),
+// KES_BENCH_CLIENT=ab|node (load generator: Apache ab when it is on the PATH, else the Node
+// client of bench-load.mjs; HTTP/2 always uses the Node client).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,11 +35,21 @@ const N = Number(process.env.KES_BENCH_WORKERS ?? os.availableParallelism());
 const only = process.env.KES_BENCH_ONLY;
 const h2 = process.env.KES_BENCH_H2 === '1';
 const connectionSet = (process.env.KES_BENCH_CONNECTIONS ?? '1,16,64').split(',').map(Number);
+const loader = h2 ? 'node' : (process.env.KES_BENCH_CLIENT ?? (hasAb() ? 'ab' : 'node'));
 const nodeArgs = (process.env.KES_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 const outDir = `${root}.cache/bench`;
 const work = `${outDir}/run-${process.pid}`;
 mkdirSync(work, { recursive: true });
 const children = [];
+
+function hasAb() {
+  try {
+    execFileSync('ab', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function lines(child) {
   return createInterface({ input: child.stdout });
@@ -227,6 +239,7 @@ async function cell(server, scenario, connections, fresh) {
     warmupMs: 500,
     fresh,
     h2: h2 && server.name.startsWith('kes'),
+    client: loader,
   };
   const child = spawn(process.execPath, [`${root}scripts/bench-load.mjs`, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let cpu0 = 0;
@@ -259,7 +272,9 @@ for (const scenario of ['encrypt 1 KiB', 'hmac', 'describe', 'status']) if (conn
 if (connectionSet.includes(16)) plan.push(['generate', 16, true]);
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
-console.log(`kes-ts bench: ${h2 ? 'HTTP/2' : 'HTTP/1.1'}, ${seconds}s per cell, ${repeats} repeats, N = ${N} workers`);
+console.log(
+  `kes-ts bench: ${h2 ? 'HTTP/2' : 'HTTP/1.1'}, load from ${loader === 'ab' ? 'Apache ab' : 'the Node client'}, ${seconds}s per cell, ${repeats} repeats, N = ${N} workers`,
+);
 console.log(`machine: ${machine}${bao ? `; ${bao.version}` : '; OpenBao not installed (run the key-store tests once to install it)'}\n`);
 
 const runs = {}; // key → [result...]
@@ -285,6 +300,7 @@ const scale =
 for (const c of children) c.kill('SIGTERM');
 
 const median = (xs) => {
+  if (xs.some((x) => x === undefined)) return undefined; // ab gives no p99.9
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
@@ -328,7 +344,7 @@ console.log(md);
 if (scale) console.log(`\n${scale.md}`);
 console.log(`\n${Math.round((Date.now() - t0) / 1000)} s in all`);
 mkdirSync(outDir, { recursive: true });
-const meta = { date: new Date().toISOString(), machine, openbao: bao?.version, seconds, repeats, workers: N, h2 };
+const meta = { date: new Date().toISOString(), machine, openbao: bao?.version, seconds, repeats, workers: N, h2, loader };
 writeFileSync(`${outDir}/latest.json`, `${JSON.stringify({ ...meta, rows, scale: scale?.rows }, null, 2)}\n`);
 writeFileSync(
   `${outDir}/latest.md`,
