@@ -243,12 +243,12 @@ export class KeyRing {
 
   constructor(
     base: MasterKey,
-    versions: ReadonlyMap<number, MasterKey> = new Map(),
+    versions: ReadonlyMap<number, MasterKey> = NO_VERSIONS,
     settings: KeyRingSettings = DEFAULT_KEY_RING_SETTINGS,
     highestSeen = 1,
   ) {
     this.base = base;
-    this.#versions = versions;
+    this.#versions = versions.size === 0 ? NO_VERSIONS : versions;
     this.settings = settings;
     let latest = 1;
     for (const v of versions.keys()) if (v > latest) latest = v;

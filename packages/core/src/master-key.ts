@@ -67,8 +67,18 @@ function invalidEncoding(reason: string): KesError {
   return new KesError('ERR_KES_INVALID_KEY_ENCODING', [reason]);
 }
 
-function copy(b: Uint8Array): Uint8Array {
-  return Uint8Array.prototype.slice.call(b);
+/**
+ * The `created_by` texts of keys, shared: a cache of 100,000 keys made by a handful of
+ * identities holds a handful of strings, not 100,000 copies. Bounded; identities are public.
+ */
+const createdByTexts = new Map<string, string>();
+const MAX_CREATED_BY_TEXTS = 1024;
+
+function sharedCreatedBy(text: string): string {
+  const hit = createdByTexts.get(text);
+  if (hit !== undefined) return hit;
+  if (createdByTexts.size < MAX_CREATED_BY_TEXTS) createdByTexts.set(text, text);
+  return text;
 }
 
 function timestampOf(d: Date): Timestamp {
@@ -88,15 +98,21 @@ function timestampOf(d: Date): Timestamp {
  * MasterKey.parse(stored).decrypt(ct, context);   // → plaintext
  */
 export class MasterKey {
-  #key: Uint8Array;
-  #hmacKey: Uint8Array | undefined;
+  /**
+   * The secret key (bytes 0–31), then the HMAC key (32–63) if the key has one. One
+   * allocation per key, views made on use: a cache may hold 100,000 keys, and each typed
+   * array costs about 200 bytes of heap beyond its data.
+   */
+  readonly #material: Uint8Array;
+  readonly #hasHmac: boolean;
   readonly #algorithm: KeyAlgorithm;
-  readonly #createdAt: Timestamp;
+  readonly #createdSeconds: number;
+  readonly #createdNanos: number;
   readonly #utcOffsetMinutes: number;
   readonly #createdBy: string;
   #destroyed = false;
 
-  /** Takes ownership of `key`/`hmacKey` (callers pass copies). */
+  /** Copies `key` and `hmacKey` into the key's own storage; callers wipe their bytes. */
   private constructor(
     key: Uint8Array,
     algorithm: KeyAlgorithm,
@@ -105,12 +121,16 @@ export class MasterKey {
     utcOffsetMinutes: number,
     createdBy: string,
   ) {
-    this.#key = key;
+    const material = new Uint8Array(hmacKey === undefined ? KEY_SIZE : 2 * KEY_SIZE);
+    material.set(key);
+    if (hmacKey !== undefined) material.set(hmacKey, KEY_SIZE);
+    this.#material = material;
+    this.#hasHmac = hmacKey !== undefined;
     this.#algorithm = algorithm;
-    this.#hmacKey = hmacKey;
-    this.#createdAt = Object.freeze({ seconds: createdAt.seconds, nanos: createdAt.nanos });
+    this.#createdSeconds = createdAt.seconds;
+    this.#createdNanos = createdAt.nanos;
     this.#utcOffsetMinutes = utcOffsetMinutes;
-    this.#createdBy = createdBy;
+    this.#createdBy = sharedCreatedBy(createdBy);
   }
 
   /**
@@ -125,7 +145,12 @@ export class MasterKey {
     const algorithm = init.algorithm ?? 'AES256';
     if (!ALGORITHMS.includes(algorithm)) throw new KesError('ERR_KES_UNSUPPORTED_ALGORITHM', [String(algorithm)]);
     const createdAt = timestampOf(init.now ?? new Date());
-    return new MasterKey(randomBytes(KEY_SIZE), algorithm, randomBytes(KEY_SIZE), createdAt, 0, init.createdBy ?? '');
+    const fresh = randomBytes(2 * KEY_SIZE);
+    try {
+      return new MasterKey(fresh.subarray(0, KEY_SIZE), algorithm, fresh.subarray(KEY_SIZE), createdAt, 0, init.createdBy ?? '');
+    } finally {
+      fresh.fill(0);
+    }
   }
 
   /**
@@ -143,7 +168,12 @@ export class MasterKey {
     if (algorithm === undefined) throw new KesError('ERR_KES_UNSUPPORTED_ALGORITHM', [cipher]);
     if (key.length !== KEY_SIZE) throw new KesError('ERR_KES_INVALID_KEY_SIZE', [cipher]);
     const createdAt = timestampOf(init.now ?? new Date());
-    return new MasterKey(copy(key), algorithm, randomBytes(KEY_SIZE), createdAt, 0, init.createdBy ?? '');
+    const hmacKey = randomBytes(KEY_SIZE);
+    try {
+      return new MasterKey(key, algorithm, hmacKey, createdAt, 0, init.createdBy ?? '');
+    } finally {
+      hmacKey.fill(0);
+    }
   }
 
   /**
@@ -159,14 +189,7 @@ export class MasterKey {
     assertBytes(key, KEY_SIZE, 'key');
     if (hmacKey !== undefined) assertBytes(hmacKey, KEY_SIZE, 'hmacKey');
     if (!ALGORITHMS.includes(algorithm)) throw new KesError('ERR_KES_UNSUPPORTED_ALGORITHM', [String(algorithm)]);
-    return new MasterKey(
-      copy(key),
-      algorithm,
-      hmacKey === undefined ? undefined : copy(hmacKey),
-      createdAt,
-      createdAt.utcOffsetMinutes ?? 0,
-      createdBy,
-    );
+    return new MasterKey(key, algorithm, hmacKey, createdAt, createdAt.utcOffsetMinutes ?? 0, createdBy);
   }
 
   /**
@@ -231,9 +254,7 @@ export class MasterKey {
       }
       const by = field('created_by');
       if (by !== undefined && typeof by !== 'string') throw invalidEncoding('legacy key created_by is not a string');
-      const owned = Buffer.alloc(KEY_SIZE);
-      owned.set(key);
-      return new MasterKey(owned, algorithm, undefined, createdAt, offset, by ?? '');
+      return new MasterKey(key, algorithm, undefined, createdAt, offset, by ?? '');
     } finally {
       key.fill(0); // the decoded buffer may be a slice of Node's shared pool
     }
@@ -261,7 +282,7 @@ export class MasterKey {
       const hk = msg.hmacKey;
       if (hk === undefined || hk.key.length !== KEY_SIZE) throw invalidEncoding(`HMAC key must be ${KEY_SIZE} bytes`);
       if (hk.hash !== HASH_SHA256) throw invalidEncoding(`unknown HMAC hash ${hk.hash}`);
-      return new MasterKey(copy(sk.key), algorithm, copy(hk.key), msg.createdAt ?? { seconds: 0, nanos: 0 }, 0, msg.createdBy);
+      return new MasterKey(sk.key, algorithm, hk.key, msg.createdAt ?? { seconds: 0, nanos: 0 }, 0, msg.createdBy);
     } finally {
       raw.fill(0);
     }
@@ -274,7 +295,7 @@ export class MasterKey {
 
   /** Creation time (seconds/nanos since the Unix epoch). */
   get createdAt(): Timestamp {
-    return this.#createdAt;
+    return this.#created();
   }
 
   /**
@@ -293,7 +314,7 @@ export class MasterKey {
 
   /** False for legacy JSON-stored keys, which cannot compute HMACs. */
   get hasHmac(): boolean {
-    return this.#hmacKey !== undefined;
+    return this.#hasHmac;
   }
 
   /**
@@ -315,11 +336,11 @@ export class MasterKey {
    */
   encode(): Uint8Array {
     const key = this.#use();
-    if (this.#hmacKey === undefined) throw invalidEncoding('key has no HMAC key');
+    if (!this.#hasHmac) throw invalidEncoding('key has no HMAC key');
     const pb = encodeKeyVersion({
       key: { key, type: KEY_TYPE[this.#algorithm] },
-      hmacKey: { key: this.#hmacKey, hash: HASH_SHA256 },
-      createdAt: this.#createdAt,
+      hmacKey: { key: this.#material.subarray(KEY_SIZE), hash: HASH_SHA256 },
+      createdAt: this.#created(),
       createdBy: this.#createdBy,
     });
     const out = Buffer.from(Buffer.from(pb.buffer, pb.byteOffset, pb.byteLength).toString('base64'), 'latin1');
@@ -400,14 +421,13 @@ export class MasterKey {
    */
   hmac(message: Uint8Array): Uint8Array {
     this.#use();
-    if (this.#hmacKey === undefined) throw new KesError('ERR_KES_HMAC_NOT_SUPPORTED');
-    return createHmac('sha256', this.#hmacKey).update(message).digest();
+    if (!this.#hasHmac) throw new KesError('ERR_KES_HMAC_NOT_SUPPORTED');
+    return createHmac('sha256', this.#material.subarray(KEY_SIZE)).update(message).digest();
   }
 
   /** Zeroes the key bytes; every later use throws `ERR_KES_INTERNAL`. Idempotent. */
   destroy(): void {
-    this.#key.fill(0);
-    this.#hmacKey?.fill(0);
+    this.#material.fill(0);
     this.#destroyed = true;
   }
 
@@ -418,16 +438,20 @@ export class MasterKey {
 
   #use(): Uint8Array {
     if (this.#destroyed) throw new KesError('ERR_KES_INTERNAL', [], { cause: new Error('master key was destroyed') });
-    return this.#key;
+    return this.#material.subarray(0, KEY_SIZE);
+  }
+
+  #created(): Timestamp {
+    return Object.freeze({ seconds: this.#createdSeconds, nanos: this.#createdNanos });
   }
 
   /** A redacted description (no key material). */
   #describe(): { algorithm: KeyAlgorithm; createdAt: string; createdBy: string; hasHmac: boolean; key: '[redacted]' } {
     let createdAt: string;
     try {
-      createdAt = formatTimestamp(this.#createdAt, this.#utcOffsetMinutes);
+      createdAt = formatTimestamp(this.#created(), this.#utcOffsetMinutes);
     } catch {
-      createdAt = `${this.#createdAt.seconds}s`;
+      createdAt = `${this.#createdSeconds}s`;
     }
     return { algorithm: this.#algorithm, createdAt, createdBy: this.#createdBy, hasHmac: this.hasHmac, key: '[redacted]' };
   }
