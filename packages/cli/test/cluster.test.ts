@@ -1,7 +1,7 @@
 // End-to-end: `kes server --workers 2` (the BUILT CLI, needs `pnpm build`) is one server:
 // load spread over both workers, aggregated status and metrics, one audit stream for all,
 // reloads on every worker, a killed worker replaced, SIGTERM draining all.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -91,6 +91,8 @@ describe.skipIf(!built)('kes server --workers 2 (built CLI)', () => {
   it('spreads requests over both workers; status, metrics and the audit stream cover all of them', async () => {
     const pids = records(kes, (r) => r.msg === 'worker started').map((r) => r.pid);
     expect(new Set(pids).size).toBe(2);
+    // Each worker runs with the young-generation cap (docs/performance.md).
+    for (const pid of pids) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=4');
     expect((await call(url, 'POST', '/v1/key/create/k1', adminCert)).status).toBe(200);
 
     // One audit subscriber, on whichever worker answers it.

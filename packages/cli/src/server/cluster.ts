@@ -15,7 +15,7 @@ import type { CliContext } from '../internal/context.js';
 import { printBanner, printWarnings } from './banner.js';
 import { AUTO_ROTATE_ENV, describeConfig, loadServerConfig, prepareFrom } from './prepare.js';
 import type { RunningServer } from './run.js';
-import { CLOSE_TIMEOUT_MS, workerCount } from './workers.js';
+import { CLOSE_TIMEOUT_MS, workerCount, workerExecArgv } from './workers.js';
 import type { ServerLog } from './server-log.js';
 
 /** The field of the primary ↔ worker control messages (reload, shutdown). */
@@ -55,6 +55,7 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
   await checked.options.keyStore.close().catch(() => {});
   printWarnings({ config }, log);
   const primary = createKesClusterPrimary();
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, ctx.env.NODE_OPTIONS) });
   // Workers append to one audit file and follow its rotation; only this process rotates it.
   let auditFile = config.options.log.auditFile;
   const stopRotation = startAuditFileRotation(() => auditFile);
