@@ -57,6 +57,15 @@ for await (const line of createInterface({ input: process.stdin })) {
   if (line.trim() !== 'stats') continue;
   globalThis.gc?.();
   const m = process.memoryUsage();
-  console.log(JSON.stringify({ ...calls, rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024, heapMiB: m.heapUsed / 2 ** 20 }));
+  console.log(
+    JSON.stringify({
+      ...calls,
+      rssMiB: kib('VmRSS') / 1024,
+      peakRssMiB: kib('VmHWM') / 1024,
+      heapMiB: m.heapUsed / 2 ** 20,
+      heapTotalMiB: m.heapTotal / 2 ** 20,
+      externalMiB: m.external / 2 ** 20,
+    }),
+  );
 }
 await server.close();
