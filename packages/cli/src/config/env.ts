@@ -44,13 +44,15 @@ const TRUE = new Set(['y', 'yes', 'on', 'true']);
 const FALSE = new Set(['n', 'no', 'off', 'false']);
 
 /**
- * `skip_auth` (and kes-ts' `log.audit_file.fail_closed` / `fsync`) arrive as text (the failsafe YAML schema reads every scalar as text, and
+ * `skip_auth` (and kes-ts' `log.audit_file.fail_closed` / `fsync`, `key_versions.enabled`, `tls.http2`) arrive as text (the failsafe YAML schema reads every scalar as text, and
  * so is a `${VAR}` value): accept the YAML boolean spellings before the schema check.
  */
 export function coerceBooleans(doc: Doc): void {
   const auditFile = isMap(doc.log) && isMap(doc.log.audit_file) ? doc.log.audit_file : undefined;
   const keyVersions = isMap(doc.key_versions) ? doc.key_versions : undefined;
+  const tls = isMap(doc.tls) ? doc.tls : undefined;
   for (const [m, field] of [
+    [tls, 'http2'],
     [auditFile, 'fail_closed'],
     [auditFile, 'fsync'],
     [keyVersions, 'enabled'],

@@ -24,6 +24,8 @@ export const CONFIG_SCHEMA: Schema = obj({
     auth: str,
     ca: str,
     proxy: obj({ identities: strList, header: obj({ cert: str }) }),
+    // kes-ts: HTTP/2 by ALPN next to HTTP/1.1 (docs/configuration.md).
+    http2: bool,
   }),
   cache: obj({ expiry: obj({ any: duration, unused: duration, offline: duration }) }),
   log: obj({

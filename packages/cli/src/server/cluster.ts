@@ -136,6 +136,9 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
 
   printBanner(describeConfig(config, args, log), port, ctx, log, count);
 
+  // Fixed at start, like the number of workers: HTTP/1.1 only or HTTP/2 with fallback.
+  const servesHttp2 = config.options.tls.http2 === true;
+
   // SIGHUP: the file is checked here once; only a good one goes to the workers.
   let reloading: Promise<void> = Promise.resolve();
   const reload = async (): Promise<void> => {
@@ -155,6 +158,7 @@ export async function runPrimary(args: ServerArgs, ctx: CliContext, log: ServerL
       return;
     }
     printWarnings({ config: next }, log, true);
+    if ((next.options.tls.http2 === true) !== servesHttp2) log.log('WARN', `tls.http2 changed to ${!servesHttp2}; restart the server to apply it`);
     if ((next.workers ?? count) !== count && args.workers === undefined)
       log.log('WARN', `workers changed to ${next.workers}; restart the server to apply it`);
     const workers = live();

@@ -97,6 +97,8 @@ export async function runServer(args: ServerArgs, ctx: CliContext): Promise<Runn
     throw new KesError('ERR_KES_INVALID_ARGUMENT', [`cannot listen on ${current.address}: ${why}`], { cause: err });
   }
   if (!worker) printBanner(current, listening.port, ctx, log);
+  // Fixed at start: the listener is HTTP/1.1 only or HTTP/2 with fallback.
+  const servesHttp2 = current.options.tls?.http2 === true;
 
   // SIGHUP: re-read the config file; a broken file is rejected and the old config stays.
   // A worker reloads when its primary says so (the primary has checked the file once).
@@ -114,6 +116,8 @@ export async function runServer(args: ServerArgs, ctx: CliContext): Promise<Runn
       const sameStore = JSON.stringify(config.keyStore) === JSON.stringify(old.config?.keyStore);
       next = await prepareFrom(config, args, log, sameStore ? old.options.keyStore : undefined);
       if (next.address !== old.address) log.log('WARN', `the listen address changed to ${next.address}; restart the server to apply it`);
+      if (!worker && (next.options.tls?.http2 === true) !== servesHttp2)
+        log.log('WARN', `tls.http2 changed to ${!servesHttp2}; restart the server to apply it`);
       await server.reload(next.options);
       if (!worker) printWarnings(next, log, true);
       if (next.options.keyStore !== old.options.keyStore) await old.options.keyStore.close().catch(() => {});

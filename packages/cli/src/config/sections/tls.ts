@@ -1,4 +1,4 @@
-// `tls`: server certificate and key, client verification (`auth`) and TLS proxies.
+// `tls`: server certificate and key, client verification (`auth`), TLS proxies and HTTP/2.
 import type { TlsOptions } from '@kes/server';
 import { isMap, nonEmpty, requireStr } from '../values.js';
 import type { CheckContext } from '../values.js';
@@ -39,5 +39,6 @@ export function checkTls(ctx: CheckContext, admin: string): ConfigTlsOptions {
     ...(ca !== undefined ? { caFile: ctx.resolvePath(ca) } : {}),
     auth,
     ...(identities.length > 0 ? { proxy: { identities, ...(header ? { header } : {}) } } : {}),
+    ...(tls?.http2 === true ? { http2: true } : {}),
   };
 }
