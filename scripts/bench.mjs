@@ -87,15 +87,18 @@ function family(pid) {
   } catch {}
   return out;
 }
+/** [user, system] CPU seconds of the process and its workers. */
 function cpuSeconds(pid) {
-  let t = 0;
+  let user = 0;
+  let sys = 0;
   for (const p of family(pid)) {
     try {
       const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
-      t += (Number(f[11]) + Number(f[12])) / TICK;
+      user += Number(f[11]) / TICK;
+      sys += Number(f[12]) / TICK;
     } catch {}
   }
-  return t;
+  return [user, sys];
 }
 function rssMiB(pid) {
   let kb = 0;
@@ -242,19 +245,22 @@ async function cell(server, scenario, connections, fresh) {
     client: loader,
   };
   const child = spawn(process.execPath, [`${root}scripts/bench-load.mjs`, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let cpu0 = 0;
+  let cpu0 = [0, 0];
   let result;
   for await (const l of lines(child)) {
     if (l === 'measuring') cpu0 = cpuSeconds(server.pid);
     else if (l.startsWith('{')) result = JSON.parse(l);
   }
-  const cpu = cpuSeconds(server.pid) - cpu0;
+  const [user1, sys1] = cpuSeconds(server.pid);
+  const user = user1 - cpu0[0];
+  const cpu = user + sys1 - cpu0[1];
   return {
     rps: result.requests / result.elapsed,
     p50: result.p50,
     p99: result.p99,
     p999: result.p999,
     cpuPer1k: result.requests > 0 ? (cpu / result.requests) * 1000 : 0,
+    userPer1k: result.requests > 0 ? (user / result.requests) * 1000 : 0,
     rssMiB: rssMiB(server.pid),
     errors: result.errors,
   };
@@ -307,7 +313,7 @@ const median = (xs) => {
 const rows = [];
 for (const [key, rs] of Object.entries(runs)) {
   const [scenario, connections, mode, server] = key.split('|');
-  const m = Object.fromEntries(['rps', 'p50', 'p99', 'p999', 'cpuPer1k', 'rssMiB'].map((f) => [f, median(rs.map((x) => x[f]))]));
+  const m = Object.fromEntries(['rps', 'p50', 'p99', 'p999', 'cpuPer1k', 'userPer1k', 'rssMiB'].map((f) => [f, median(rs.map((x) => x[f]))]));
   rows.push({
     scenario,
     connections: Number(connections),
@@ -333,11 +339,11 @@ for (const r of rows) {
 }
 const f = (x, d = 0) => (x === undefined ? '' : x.toFixed(d));
 const md = [
-  `| scenario | conns | mode | server | req/s (median) | runs | p50 ms | p99 ms | p99.9 ms | CPU s/1k req | RSS MiB | × ceiling | p99 × ceiling | × OpenBao | × kes-1 |`,
-  '| --- | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  `| scenario | conns | mode | server | req/s (median) | runs | p50 ms | p99 ms | p99.9 ms | CPU s/1k req | of it user | RSS MiB | × ceiling | p99 × ceiling | × OpenBao | × kes-1 |`,
+  '| --- | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r) =>
-      `| ${r.scenario} | ${r.connections} | ${r.mode} | ${r.server} | ${f(r.rps)} | ${r.runs.join(' / ')} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.p999, 2)} | ${f(r.cpuPer1k, 3)} | ${f(r.rssMiB)} | ${f(r.vsCeiling, 2)} | ${f(r.p99VsCeiling, 2)} | ${f(r.vsOpenBao, 2)} | ${f(r.vsOneWorker, 2)} |`,
+      `| ${r.scenario} | ${r.connections} | ${r.mode} | ${r.server} | ${f(r.rps)} | ${r.runs.join(' / ')} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.p999, 2)} | ${f(r.cpuPer1k, 3)} | ${f(r.userPer1k, 3)} | ${f(r.rssMiB)} | ${f(r.vsCeiling, 2)} | ${f(r.p99VsCeiling, 2)} | ${f(r.vsOpenBao, 2)} | ${f(r.vsOneWorker, 2)} |`,
   ),
 ].join('\n');
 console.log(md);
