@@ -6,8 +6,10 @@
 // TLS handshake per request); HTTP/2 (one session, multiplexed) with `h2`.
 // With `client: "ab"` the load comes from Apache ab (C, one thread): it takes far less CPU
 // per request than this Node client, which shares the cores with the servers. ab reports
-// whole percentiles only, so p99.9 is left out in that mode.
-import { spawnSync } from 'node:child_process';
+// whole percentiles only, so p99.9 is left out in that mode. With `client: "go"` the load
+// comes from Go's net/http client (scripts/bench-load-go, built by bench.mjs into `goBinary`),
+// the client MinIO uses, on one core (GOMAXPROCS=1); it also speaks HTTP/2.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os';
 
 const job = JSON.parse(process.argv[2]);
 if (job.client === 'ab') runAb();
+if (job.client === 'go') runGo();
 const tls = { ...(job.tls ?? {}), rejectUnauthorized: false };
 const headers = { ...(job.headers ?? {}), ...(job.body ? { 'content-length': Buffer.byteLength(job.body) } : {}) };
 
@@ -119,4 +122,13 @@ function runAb() {
     rmSync(dir, { recursive: true, force: true });
   }
   process.exit(0);
+}
+
+/** Runs the Go load generator; its output (the "measuring" line, then the result) is ours. */
+function runGo() {
+  const child = spawn(job.goBinary, [JSON.stringify(job)], {
+    env: { ...process.env, GOMAXPROCS: '1' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  child.on('exit', (code) => process.exit(code ?? 1));
 }

@@ -15,8 +15,9 @@
 // KES_BENCH_CONNECTIONS (e.g. "16"), KES_BENCH_H2=1 (HTTP/2 client; kes-ts with tls.http2),
 // KES_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" (node flags of the kes-ts servers),
 // KES_BENCH_SCALE=0 (skip the scale scenarios of scripts/bench-scale.mjs),
-// KES_BENCH_CLIENT=ab|node (load generator: Apache ab when it is on the PATH, else the Node
-// client of bench-load.mjs; HTTP/2 always uses the Node client).
+// KES_BENCH_CLIENT=ab|go|node (load generator: Apache ab when it is on the PATH (HTTP/1.1
+// only), else Go's net/http client of scripts/bench-load-go when Go is installed, else the
+// Node client of bench-load.mjs).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,12 +36,32 @@ const N = Number(process.env.KES_BENCH_WORKERS ?? os.availableParallelism());
 const only = process.env.KES_BENCH_ONLY;
 const h2 = process.env.KES_BENCH_H2 === '1';
 const connectionSet = (process.env.KES_BENCH_CONNECTIONS ?? '1,16,64').split(',').map(Number);
-const loader = h2 ? 'node' : (process.env.KES_BENCH_CLIENT ?? (hasAb() ? 'ab' : 'node'));
+const goBinary = `${root}.cache/bench/bench-load-go`;
+const requestedLoader = process.env.KES_BENCH_CLIENT;
+if (requestedLoader === 'ab' && h2) throw new Error('KES_BENCH_CLIENT=ab cannot speak HTTP/2: use go or node');
+if (requestedLoader === 'go' && !buildGoLoader()) throw new Error('KES_BENCH_CLIENT=go: could not build scripts/bench-load-go (is Go installed?)');
+// ab takes the least CPU per request, so the servers keep most of the machine; Go's client
+// (what MinIO uses) is the choice for HTTP/2; the Node client is the fallback.
+const loader = requestedLoader ?? (!h2 && hasAb() ? 'ab' : buildGoLoader() ? 'go' : 'node');
 const nodeArgs = (process.env.KES_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 const outDir = `${root}.cache/bench`;
 const work = `${outDir}/run-${process.pid}`;
 mkdirSync(work, { recursive: true });
 const children = [];
+
+/** Builds the Go load generator (standard library only, no download) once per run; false without Go. */
+function buildGoLoader() {
+  try {
+    execFileSync('go', ['build', '-o', goBinary, '.'], {
+      cwd: `${root}scripts/bench-load-go`,
+      env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' },
+      stdio: 'ignore',
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function hasAb() {
   try {
@@ -243,6 +264,7 @@ async function cell(server, scenario, connections, fresh) {
     fresh,
     h2: h2 && server.name.startsWith('kes'),
     client: loader,
+    goBinary,
   };
   const child = spawn(process.execPath, [`${root}scripts/bench-load.mjs`, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let cpu0 = [0, 0];
@@ -279,7 +301,7 @@ if (connectionSet.includes(16)) plan.push(['generate', 16, true]);
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 console.log(
-  `kes-ts bench: ${h2 ? 'HTTP/2' : 'HTTP/1.1'}, load from ${loader === 'ab' ? 'Apache ab' : 'the Node client'}, ${seconds}s per cell, ${repeats} repeats, N = ${N} workers`,
+  `kes-ts bench: ${h2 ? 'HTTP/2' : 'HTTP/1.1'}, load from ${{ go: "Go's net/http client", ab: 'Apache ab', node: 'the Node client' }[loader]}, ${seconds}s per cell, ${repeats} repeats, N = ${N} workers`,
 );
 console.log(`machine: ${machine}${bao ? `; ${bao.version}` : '; OpenBao not installed (run the key-store tests once to install it)'}\n`);
 

@@ -1,0 +1,3 @@
+module kes-ts/bench-load-go
+
+go 1.21
