@@ -303,14 +303,22 @@ describe('automatic rotation', () => {
     await store.create('other', MasterKey.generate({ now: past }).encode());
     const opts = { enabled: true, autoRotate: [{ pattern: 'minio-*', everyMs: 90 * 86_400_000 }], autoRotateCheckMs: 20 };
     const handlers: KesHandler[] = [];
-    for (let i = 0; i < 2; i++)
-      handlers.push(await createKesHandler({ admin: randomIdentity(), keyStore: store, keyVersions: opts, log: { error: 'off', audit: 'off' } }));
+    const audited: { request: { path: string; identity?: string; ip?: string }; response: { code: number } }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const h = await createKesHandler({ admin: randomIdentity(), keyStore: store, keyVersions: opts, log: { error: 'off', audit: 'off' } });
+      h.on('audit', (e) => audited.push(e as (typeof audited)[number]));
+      handlers.push(h);
+    }
     try {
       const deadline = Date.now() + 5000;
       while ((await store.versions!.list('minio-a')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 200)); // further passes must not rotate again: version 2 is new
       expect(await store.versions!.list('minio-a')).toEqual(['2']);
       expect(await store.versions!.list('other')).toEqual([]);
+      // The one rotation is one audit record, from whichever server made it (the loser audits nothing).
+      expect(audited.map((e) => ({ ...e.request, code: e.response.code }))).toEqual([
+        { path: '/v1/key/rotate/minio-a', identity: 'kes:auto-rotate', code: 200 },
+      ]);
     } finally {
       for (const h of handlers) await h.close();
     }

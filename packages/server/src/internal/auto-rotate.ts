@@ -4,13 +4,21 @@
  * `everyMs` old gets one new version. Servers sharing a store may all run it: the new
  * version is created create-only, so of two servers only one rotates and the other
  * finds the winner's version (it never retries with the next number).
+ *
+ * Each rotation a server makes is an audit record, as if the server had called the rotate
+ * route itself: path `/v1/key/rotate/<name>`, identity `kes:auto-rotate` (the `created_by`
+ * of the new version), no client address. A failure is an error-log record.
  */
 import { MasterKey, isKesError, listAll, matchPattern } from '@kes/core';
 import type { KeyStore, KeyVersionStore } from '@kes/core';
 import type { KeyCache } from './cache.js';
 import { readKeyRing, rotateKeyRing } from './key-versions.js';
+import { rfc3339Nano } from './logs.js';
 import type { LogHub } from './logs.js';
 import type { State } from './state.js';
+
+/** The identity an automatic rotation is made and audited under. */
+export const AUTO_ROTATE_IDENTITY = 'kes:auto-rotate';
 
 /** Default interval between two looks at the keys. */
 const DEFAULT_CHECK_MS = 60 * 60_000;
@@ -66,7 +74,9 @@ export async function autoRotateOnce(
       const ageMs = now - (newest.createdAt.seconds * 1000 + Math.floor(newest.createdAt.nanos / 1e6));
       if (ageMs < rule.everyMs) continue;
       const algorithm = ring.base.algorithm;
-      const made = await rotateKeyRing(store.versions, name, ring, () => MasterKey.generate({ algorithm, createdBy: 'kes:auto-rotate' }), {
+      const startMs = Date.now();
+      const t0 = performance.now();
+      const made = await rotateKeyRing(store.versions, name, ring, () => MasterKey.generate({ algorithm, createdBy: AUTO_ROTATE_IDENTITY }), {
         retry: false,
       });
       if (made === undefined) pass.lost.push(name);
@@ -74,6 +84,14 @@ export async function autoRotateOnce(
         made.key.destroy();
         pass.rotated.push(name);
         cache.evict(name);
+        logs.audit(
+          {
+            time: rfc3339Nano(startMs),
+            request: { path: `/v1/key/rotate/${name}`, identity: AUTO_ROTATE_IDENTITY },
+            response: { code: 200, time: Math.trunc(performance.now() - t0) },
+          },
+          'POST',
+        );
       }
     } catch (e) {
       pass.failed++;
