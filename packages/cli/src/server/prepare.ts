@@ -174,7 +174,7 @@ export async function prepare(args: ServerArgs, ctx: CliContext, log: ServerLog)
  */
 export async function prepareFrom(config: LoadedConfig, args: ServerArgs, log: ServerLog, keyStore: KeyStore | undefined): Promise<Prepared> {
   const address = resolveListenAddress(args, config.options.address, '0.0.0.0');
-  const store = keyStore ?? (await openKeyStore(config));
+  const store = keyStore ?? (await openKeyStore(config, { onWarning: (message) => log.log('WARN', message) }));
   if (!keyStore) {
     // A store opened here (at start, or on a reload that changed it) must work before
     // it is used: otherwise the server would start and answer 502 to every request.

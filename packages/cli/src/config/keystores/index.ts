@@ -112,13 +112,18 @@ export function keyStoreSectionPath(keyStore: ConfigKeyStore): string {
  * Opens the key store a config selects (only that backend's module is loaded).
  *
  * @param config - a loaded config, or just its `file` (for messages) and `keyStore`.
+ * @param hooks - `onWarning`: where a store's warnings go (the fs store's directory-mode fix);
+ *   without it, Node's process warnings.
  * @throws `ERR_KES_INVALID_CONFIG` ({@link ConfigError}) for a backend kes-ts cannot run
  *   (`kes`, `generic`: removed upstream); `ERR_KES_INVALID_ARGUMENT` for options the backend refuses.
  * @example
  * const config = await loadConfigFile('kes.yml', { env: process.env });
  * const server = await createKesServer({ ...config.options, keyStore: await openKeyStore(config) });
  */
-export async function openKeyStore(config: { readonly file?: string; readonly keyStore: ConfigKeyStore }): Promise<KeyStore> {
+export async function openKeyStore(
+  config: { readonly file?: string; readonly keyStore: ConfigKeyStore },
+  hooks: { readonly onWarning?: (message: string) => void } = {},
+): Promise<KeyStore> {
   const ks = config.keyStore;
   if (ks.type === 'unsupported') {
     const file = config.file || 'config';
@@ -126,6 +131,8 @@ export async function openKeyStore(config: { readonly file?: string; readonly ke
       `${file}: keystore.${ks.name}: key store '${ks.name}' was removed in upstream KES v0.23 and is not supported by kes-ts (supported: ${supportedSections().join(', ')})`,
     ]);
   }
+  // The fs store reports fixing a too-open key directory; the server log should carry it.
+  if (ks.type === 'fs' && hooks.onWarning !== undefined) return createKeyStore({ ...ks, options: { ...ks.options, onWarning: hooks.onWarning } });
   return createKeyStore(ks);
 }
 
