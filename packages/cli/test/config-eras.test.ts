@@ -129,7 +129,7 @@ describe('current format (HEAD)', () => {
   });
 
   it('a gcp section loads into GCP Secret Manager options', async () => {
-    const c = await loadConfigFile(`${dir}gcp.yml`, { env: {} });
+    const c = await loadConfigFile(`${dir}gcp.yml`, { env: { GCP_PRIVATE_KEY: 'from-the-environment' } });
     expect(c.keyStore).toMatchObject({ type: 'gcp', options: { projectId: 'my-project', credentials: { privateKeyId: 'abcd' } } });
   });
 

@@ -1,5 +1,6 @@
 // `@kes/cli/config` as a library: an app that embeds the server loads a config file
 // without yargs and hands the result, the server's own option types, to createKesServer.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,7 +111,8 @@ describe('the loaded config is the server options', () => {
   });
 
   it('the gcp section (upstream example file) loads into GCP Secret Manager options', async () => {
-    const c = await loadConfigFile(`${fixtures}gcp.yml`);
+    const privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const c = await loadConfigFile(`${fixtures}gcp.yml`, { env: { GCP_PRIVATE_KEY: privateKey } });
     expect(c.keyStore).toEqual({
       type: 'gcp',
       options: {
@@ -119,7 +121,7 @@ describe('the loaded config is the server options', () => {
           clientEmail: 'kes@my-project.iam.gserviceaccount.com',
           clientId: '1234',
           privateKeyId: 'abcd',
-          privateKey: '-----BEGIN PRIVATE KEY-----\\n...\\n-----END PRIVATE KEY-----',
+          privateKey,
         },
       },
     });

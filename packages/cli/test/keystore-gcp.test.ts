@@ -20,6 +20,10 @@ import { expectKesError } from '../../../test/support/index.js';
 const ADMIN = 'a'.repeat(64);
 const HEAD = [`admin: {identity: ${ADMIN}}`, 'tls: {key: k.pem, cert: c.pem}', 'keystore:', '  gcp:', '    secretmanager:'];
 const fixtures = new URL('./fixtures/configs/', import.meta.url).pathname;
+/** A PEM private key made per run (no key is committed); an EC key, which the store refuses (it needs RSA). */
+const EC_KEY_PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+/** The same key as a YAML double-quoted value with literal `\n`, as service-account JSON writes it. */
+const EC_KEY_ESCAPED = EC_KEY_PEM.trim().replaceAll('\n', '\\n');
 
 function parse(lines: string[], env: Record<string, string> = {}) {
   return parseConfigText([...HEAD, ...lines.map((l) => `      ${l}`), ''].join('\n'), { file: 'kes.yml', env, baseDir: '/etc/kes' });
@@ -46,7 +50,7 @@ describe('keystore.gcp.secretmanager: config section', () => {
       '  client_email: kes@my-project.iam.gserviceaccount.com',
       '  client_id: "1234"',
       '  private_key_id: abcd',
-      '  private_key: "-----BEGIN PRIVATE KEY-----\\\\nMII\\\\n-----END PRIVATE KEY-----"',
+      `  private_key: "${EC_KEY_ESCAPED.replaceAll('\\', '\\\\')}"`,
       'tls:',
       '  ca: certs/proxy-ca.pem',
     ]);
@@ -61,7 +65,7 @@ describe('keystore.gcp.secretmanager: config section', () => {
           clientId: '1234',
           privateKeyId: 'abcd',
           // Literal \n stays as written here; the store turns it into newlines, as upstream.
-          privateKey: '-----BEGIN PRIVATE KEY-----\\nMII\\n-----END PRIVATE KEY-----',
+          privateKey: EC_KEY_ESCAPED,
         },
         tls: { ca: '/etc/kes/certs/proxy-ca.pem' },
       },
@@ -143,8 +147,8 @@ describe('keystore.gcp.secretmanager: config section', () => {
     ]);
   });
 
-  it('upstream’s example file loads; a placeholder private key is refused when the store opens, without echoing it', async () => {
-    const c = await loadConfigFile(`${fixtures}gcp.yml`, { env: {} });
+  it('upstream’s example file loads; a private key that is not RSA is refused when the store opens, without echoing it', async () => {
+    const c = await loadConfigFile(`${fixtures}gcp.yml`, { env: { GCP_PRIVATE_KEY: EC_KEY_PEM } });
     expect(c.keyStore).toMatchObject({
       type: 'gcp',
       options: { projectId: 'my-project', credentials: { clientEmail: 'kes@my-project.iam.gserviceaccount.com' } },
