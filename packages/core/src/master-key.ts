@@ -99,12 +99,13 @@ function timestampOf(d: Date): Timestamp {
  */
 export class MasterKey {
   /**
-   * The secret key (bytes 0–31), then the HMAC key (32–63) if the key has one. One
-   * allocation per key, views made on use: a cache may hold 100,000 keys, and each typed
-   * array costs about 200 bytes of heap beyond its data.
+   * The secret key (bytes 0–31), then the HMAC key (32–63) if the key has one (legacy
+   * keys have none: 32 bytes). One allocation per key: a cache may hold 100,000 keys, and
+   * each typed array costs about 200 bytes of heap beyond its data.
    */
   readonly #material: Uint8Array;
-  readonly #hasHmac: boolean;
+  /** View of the secret key, made on first use: only keys that are used pay for it, once. */
+  #key: Uint8Array | undefined;
   readonly #algorithm: KeyAlgorithm;
   readonly #createdSeconds: number;
   readonly #createdNanos: number;
@@ -125,7 +126,6 @@ export class MasterKey {
     material.set(key);
     if (hmacKey !== undefined) material.set(hmacKey, KEY_SIZE);
     this.#material = material;
-    this.#hasHmac = hmacKey !== undefined;
     this.#algorithm = algorithm;
     this.#createdSeconds = createdAt.seconds;
     this.#createdNanos = createdAt.nanos;
@@ -314,7 +314,7 @@ export class MasterKey {
 
   /** False for legacy JSON-stored keys, which cannot compute HMACs. */
   get hasHmac(): boolean {
-    return this.#hasHmac;
+    return this.#material.length > KEY_SIZE;
   }
 
   /**
@@ -336,7 +336,7 @@ export class MasterKey {
    */
   encode(): Uint8Array {
     const key = this.#use();
-    if (!this.#hasHmac) throw invalidEncoding('key has no HMAC key');
+    if (!this.hasHmac) throw invalidEncoding('key has no HMAC key');
     const pb = encodeKeyVersion({
       key: { key, type: KEY_TYPE[this.#algorithm] },
       hmacKey: { key: this.#material.subarray(KEY_SIZE), hash: HASH_SHA256 },
@@ -421,7 +421,7 @@ export class MasterKey {
    */
   hmac(message: Uint8Array): Uint8Array {
     this.#use();
-    if (!this.#hasHmac) throw new KesError('ERR_KES_HMAC_NOT_SUPPORTED');
+    if (!this.hasHmac) throw new KesError('ERR_KES_HMAC_NOT_SUPPORTED');
     return createHmac('sha256', this.#material.subarray(KEY_SIZE)).update(message).digest();
   }
 
@@ -438,7 +438,8 @@ export class MasterKey {
 
   #use(): Uint8Array {
     if (this.#destroyed) throw new KesError('ERR_KES_INTERNAL', [], { cause: new Error('master key was destroyed') });
-    return this.#material.subarray(0, KEY_SIZE);
+    this.#key ??= this.hasHmac ? this.#material.subarray(0, KEY_SIZE) : this.#material;
+    return this.#key;
   }
 
   #created(): Timestamp {
