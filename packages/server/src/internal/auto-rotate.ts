@@ -13,7 +13,7 @@ import { MasterKey, isKesError, listAll, matchPattern } from '@kes/core';
 import type { KeyStore, KeyVersionStore } from '@kes/core';
 import type { KeyCache } from './cache.js';
 import { readKeyRing, rotateKeyRing } from './key-versions.js';
-import { rfc3339Nano } from './logs.js';
+import { auditEvent } from './logs.js';
 import type { LogHub } from './logs.js';
 import type { State } from './state.js';
 
@@ -84,14 +84,7 @@ export async function autoRotateOnce(
         made.key.destroy();
         pass.rotated.push(name);
         cache.evict(name);
-        logs.audit(
-          {
-            time: rfc3339Nano(startMs),
-            request: { path: `/v1/key/rotate/${name}`, identity: AUTO_ROTATE_IDENTITY },
-            response: { code: 200, time: Math.trunc(performance.now() - t0) },
-          },
-          'POST',
-        );
+        logs.audit(auditEvent(startMs, t0, '', `/v1/key/rotate/${name}`, AUTO_ROTATE_IDENTITY, 200), 'POST');
       }
     } catch (e) {
       pass.failed++;

@@ -53,6 +53,21 @@ export function rfc3339Nano(ms: number): string {
   return frac ? `${iso.slice(0, 19)}.${frac}Z` : `${iso.slice(0, 19)}Z`;
 }
 
+/**
+ * One audit record of something that started at `startMs` (wall clock) / `t0`
+ * (`performance.now()`) and ended now; field order as upstream: ip, path, identity (empty
+ * ones omitted).
+ */
+export function auditEvent(startMs: number, t0: number, ip: string, path: string, identity: string, code: number): AuditEvent {
+  const request: { ip?: string; path: string; identity?: string } = ip ? { ip, path } : { path };
+  if (identity) request.identity = identity;
+  return {
+    time: rfc3339Nano(startMs),
+    request,
+    response: { code, time: Math.trunc(performance.now() - t0) },
+  };
+}
+
 /** slog text quoting: bare when safe, else a quoted string. */
 function slogValue(v: string): string {
   if (v === '') return '""';

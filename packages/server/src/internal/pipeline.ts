@@ -17,8 +17,8 @@ import { HeldResponse } from './held-response.js';
 import { replyAsteriskBadRequest, replyBadRequest, replyEmpty, replyError, replyNotFound, replyRedirect } from './http.js';
 import type { AnyRequest, AnyResponse } from './http.js';
 import { PeerIdentifier } from './identify.js';
-import { auditLine, rfc3339Nano } from './logs.js';
-import type { AuditEvent, ErrorContext } from './logs.js';
+import { auditEvent, auditLine } from './logs.js';
+import type { ErrorContext } from './logs.js';
 import { cleanPath, locationOf, printable, requestPath, unescapePath } from './router.js';
 import type { State } from './state.js';
 
@@ -235,15 +235,4 @@ export class Pipeline {
     if (!logs.wantsAudit) return;
     logs.audit(auditEvent(startMs, t0, ip, path, identity, code), method);
   }
-}
-
-/** One audit record; field order as upstream: ip, path, identity (empty ones omitted). */
-function auditEvent(startMs: number, t0: number, ip: string, path: string, identity: string, code: number): AuditEvent {
-  const request: { ip?: string; path: string; identity?: string } = ip ? { ip, path } : { path };
-  if (identity) request.identity = identity;
-  return {
-    time: rfc3339Nano(startMs),
-    request,
-    response: { code, time: Math.trunc(performance.now() - t0) },
-  };
 }
