@@ -6,10 +6,9 @@
 // TLS handshake per request); HTTP/2 (one session, multiplexed) with `h2`.
 // With `client: "ab"` the load comes from Apache ab (C, one thread): it takes far less CPU
 // per request than this Node client, which shares the cores with the servers. ab reports
-// whole percentiles only, so p99.9 is left out in that mode. With `client: "go"` the load
-// comes from Go's net/http client (scripts/bench-load-go, built by bench.mjs into `goBinary`),
-// the client MinIO uses, on one core (GOMAXPROCS=1); it also speaks HTTP/2.
-import { spawn, spawnSync } from 'node:child_process';
+// whole percentiles only, so p99.9 is left out in that mode. (The Go client,
+// scripts/bench-load-go, reads the same job and is started by bench.mjs directly.)
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -17,7 +16,6 @@ import { tmpdir } from 'node:os';
 
 const job = JSON.parse(process.argv[2]);
 if (job.client === 'ab') runAb();
-if (job.client === 'go') runGo();
 const tls = { ...(job.tls ?? {}), rejectUnauthorized: false };
 const headers = { ...(job.headers ?? {}), ...(job.body ? { 'content-length': Buffer.byteLength(job.body) } : {}) };
 
@@ -79,9 +77,9 @@ process.stdout.write(`${JSON.stringify({ requests: lat.length, elapsed, errors, 
 closeClient();
 process.exit(0);
 
-/** One ab run of `seconds` (whole seconds); its counts and the CSV of its percentiles. */
-function ab(dir, seconds) {
-  const args = ['-q', '-c', String(job.connections), '-t', String(seconds), '-n', '100000000', '-s', '30', '-e', `${dir}/pct.csv`];
+/** The ab arguments of the job (files for the client certificate and the body go in `dir`), without `-t`. */
+function abArgs(dir) {
+  const args = ['-q', '-c', String(job.connections), '-n', '100000000', '-s', '30', '-e', `${dir}/pct.csv`];
   if (!job.fresh) args.push('-k');
   if (job.tls?.cert) {
     writeFileSync(`${dir}/client.pem`, `${job.tls.cert}\n${job.tls.key}\n`, { mode: 0o600 });
@@ -93,7 +91,12 @@ function ab(dir, seconds) {
     args.push(job.method === 'PUT' ? '-u' : '-p', `${dir}/body`, '-T', 'application/json');
   }
   args.push(`https://127.0.0.1:${job.port}${job.path}`);
-  const r = spawnSync('ab', args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return args;
+}
+
+/** One ab run of `seconds` (whole seconds): its counts and whole percentiles (no p99.9). */
+function ab(dir, args, seconds) {
+  const r = spawnSync('ab', ['-t', String(seconds), ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
   const num = (label) => Number(new RegExp(`${label}:\\s+([\\d.]+)`).exec(r.stdout)?.[1] ?? 0);
   if (r.status !== 0 && num('Complete requests') === 0) throw new Error(`ab failed: ${r.stderr || r.stdout}`);
   const pct = new Map(
@@ -114,21 +117,12 @@ function ab(dir, seconds) {
 function runAb() {
   const dir = mkdtempSync(`${tmpdir()}/kes-bench-ab-`);
   try {
-    ab(dir, Math.max(1, Math.round(job.warmupMs / 1000))); // warm-up: JIT, TLS sessions, key cache
+    const args = abArgs(dir);
+    ab(dir, args, Math.max(1, Math.round(job.warmupMs / 1000))); // warm-up: JIT, TLS sessions, key cache
     process.stdout.write('measuring\n');
-    const r = ab(dir, Math.max(1, Math.round(job.seconds)));
-    process.stdout.write(`${JSON.stringify({ ...r, p999: undefined })}\n`);
+    process.stdout.write(`${JSON.stringify(ab(dir, args, Math.max(1, Math.round(job.seconds))))}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   process.exit(0);
-}
-
-/** Runs the Go load generator; its output (the "measuring" line, then the result) is ours. */
-function runGo() {
-  const child = spawn(job.goBinary, [JSON.stringify(job)], {
-    env: { ...process.env, GOMAXPROCS: '1' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  child.on('exit', (code) => process.exit(code ?? 1));
 }

@@ -264,9 +264,12 @@ async function cell(server, scenario, connections, fresh) {
     fresh,
     h2: h2 && server.name.startsWith('kes'),
     client: loader,
-    goBinary,
   };
-  const child = spawn(process.execPath, [`${root}scripts/bench-load.mjs`, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Every client reads the job and prints "measuring", then one JSON line of results.
+  const child =
+    loader === 'go'
+      ? spawn(goBinary, [JSON.stringify(job)], { env: { ...process.env, GOMAXPROCS: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, [`${root}scripts/bench-load.mjs`, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let cpu0 = [0, 0];
   let result;
   for await (const l of lines(child)) {

@@ -1,11 +1,12 @@
-// Load generator of `pnpm bench` with KES_BENCH_CLIENT=go (scripts/bench-load.mjs builds
-// and runs it): Go's net/http client, the client MinIO talks to KES with. Standard library
-// only. Reads the same job JSON as bench-load.mjs from argv[1]; prints "measuring" after
-// the warm-up, then one JSON line {requests, elapsed, errors, p50, p99, p999} (ms).
+// Load generator of `pnpm bench` with KES_BENCH_CLIENT=go: Go's net/http client, the
+// client MinIO talks to KES with. scripts/bench.mjs builds it into .cache/bench and runs it
+// with GOMAXPROCS=1. Standard library only. Reads the same job JSON as bench-load.mjs from
+// argv[1]; prints "measuring" after the warm-up, then one JSON line
+// {requests, elapsed, errors, p50, p99, p999} (ms).
 //
 // Keep-alive connections (one per in-flight request) unless `fresh` (a new connection and
 // TLS handshake per request); with `h2` the client offers HTTP/2 by ALPN and Go multiplexes
-// every request over one connection, as a Go program such as MinIO does.
+// the requests over the connections it dialled, as a Go program such as MinIO does.
 package main
 
 import (
@@ -54,7 +55,6 @@ func main() {
 		ForceAttemptHTTP2:   j.H2,
 		DisableKeepAlives:   j.Fresh,
 		MaxIdleConnsPerHost: j.Connections,
-		MaxConnsPerHost:     0,
 	}
 	if !j.H2 {
 		// Without this map Go may still negotiate h2 with a server that offers it.
